@@ -1,0 +1,79 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    ],
+    targets: [
+        // The domain: employees, chats, working hours, the follow-up planner, and the
+        // contracts adapters implement. No I/O, no YAML, no server.
+        .target(name: "SwitchboardCore", swiftSettings: strict),
+        // YAML → typed configuration, ${ENV} substitution, validation with positions.
+        .target(
+            name: "SwitchboardConfig",
+            dependencies: ["SwitchboardCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        // The Store contract's SQLite implementation (GRDB, WAL).
+        .target(
+            name: "SwitchboardStoreSQLite",
+            dependencies: ["SwitchboardCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // The long-running service that claims due reminders and carries out the plan.
+        .target(
+            name: "SwitchboardScheduler",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "Warmup",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
+        .executableTarget(
+            name: "switchboard",
+            dependencies: [
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        // Test kit: manual clock, fakes, the Store contract suite.
+        .target(name: "SwitchboardTesting", dependencies: ["SwitchboardCore"], swiftSettings: strict),
+        .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardTesting"], swiftSettings: strict),
+        .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
+        .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchboardSchedulerTests",
+            dependencies: ["SwitchboardScheduler", "SwitchboardStoreSQLite", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+    ]
+)

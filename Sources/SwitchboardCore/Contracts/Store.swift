@@ -1,0 +1,258 @@
+public import Foundation
+
+/// A pure change to a chat's follow-up state, applied by the store inside the same transaction
+/// as the write it accompanies. Throw `TransitionRejected` to roll the whole write back.
+public typealias FollowUpTransition = @Sendable (_ state: inout FollowUpState, _ chat: Chat) throws -> [FollowUpDecision]
+
+/// Thrown by a `FollowUpTransition` when the state no longer allows the write (for example,
+/// the client replied while the reminder was being composed).
+public struct TransitionRejected: Error, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+}
+
+/// Durable state of the gateway. Every method is one transaction; implementations must pass
+/// `StoreContractSuite` in SwitchboardTesting.
+public protocol Store: Sendable {
+    // MARK: Chats and messages
+
+    /// Stores a client's message, creating its chat on first contact, and applies `followUp`.
+    /// Returns `.duplicate` — and changes nothing — when the channel already has a message with
+    /// this provider id.
+    func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult
+    /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
+    func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
+    func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
+    func chat(id: String) async throws -> Chat?
+    func chat(channelID: String, conversationKey: String) async throws -> Chat?
+    /// The latest `limit` messages of a chat, oldest first.
+    func messages(chatID: String, limit: Int) async throws -> [StoredMessage]
+
+    // MARK: Follow-ups
+
+    func followUpState(chatID: String) async throws -> FollowUpState?
+    @discardableResult
+    func updateFollowUp(chatID: String, _ transition: FollowUpTransition) async throws -> FollowUpState
+    /// Applies `transition` to every chat of the employee with a pending reminder.
+    func updatePendingFollowUps(employeeID: String, _ transition: FollowUpTransition) async throws -> Int
+    /// Leases scheduled reminders due at `now`; another caller gets none of them until the lease
+    /// ends or the state changes.
+    func claimDueFollowUps(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueFollowUp]
+    func decisions(chatID: String) async throws -> [FollowUpDecision]
+    /// Chats with a pending reminder, soonest first.
+    func pendingFollowUps(_ query: FollowUpQuery) async throws -> FollowUpPage
+
+    // MARK: Outbox
+
+    /// Queues a message for delivery, records what composing it cost, and applies `followUp`.
+    /// Returns `nil` when an entry with the same idempotency key exists.
+    func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry?
+    /// Leases entries due at `now` for delivery. Entries whose earlier lease ran out mid-delivery
+    /// come back with `interrupted` set: the provider may or may not have them.
+    func claimDueOutbox(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [OutboxEntry]
+    /// Records a delivery attempt's outcome; on `.sent` the message joins the chat history.
+    func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws
+    func outbox(chatID: String) async throws -> [OutboxEntry]
+
+    /// The earliest moment any scheduled reminder or outbox entry needs attention.
+    func nextWakeTime() async throws -> Date?
+
+    // MARK: Usage and cursors
+
+    func recordUsage(_ usage: UsageRecord) async throws
+    func tokenUsage(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date) async throws -> TokenUsage
+    func usage(chatID: String) async throws -> [UsageRecord]
+    func cursor(_ name: String) async throws -> String?
+    func setCursor(_ name: String, to value: String) async throws
+}
+
+public enum InboundResult: Sendable, Hashable {
+    case stored(Chat, StoredMessage)
+    case duplicate
+}
+
+/// A message the gateway adds to a chat's history.
+public struct NewMessage: Sendable, Hashable {
+    public var chatID: String
+    public var author: Author
+    public var kind: MessageKind
+    public var text: String
+    public var at: Date
+
+    public init(chatID: String, author: Author, kind: MessageKind = .text, text: String, at: Date) {
+        self.chatID = chatID
+        self.author = author
+        self.kind = kind
+        self.text = text
+        self.at = at
+    }
+}
+
+public struct DueFollowUp: Sendable, Hashable {
+    public var chat: Chat
+    public var state: FollowUpState
+    public init(chat: Chat, state: FollowUpState) {
+        self.chat = chat
+        self.state = state
+    }
+}
+
+/// What the Follow-ups page and `switchboard followups` ask for.
+public struct FollowUpQuery: Sendable, Hashable {
+    /// Only this employee's chats.
+    public var employeeID: String?
+    /// Matched case-insensitively against the client's name and the chat title.
+    public var search: String?
+    /// Employees whose *name* matched `search` (names live in config, not in the store).
+    public var employeesMatchingSearch: Set<String>
+    public var limit: Int
+
+    public init(employeeID: String? = nil, search: String? = nil, employeesMatchingSearch: Set<String> = [], limit: Int = 500) {
+        self.employeeID = employeeID
+        self.search = search
+        self.employeesMatchingSearch = employeesMatchingSearch
+        self.limit = limit
+    }
+}
+
+public struct PendingFollowUp: Sendable, Hashable {
+    public var chat: Chat
+    public var state: FollowUpState
+    public init(chat: Chat, state: FollowUpState) {
+        self.chat = chat
+        self.state = state
+    }
+}
+
+public struct FollowUpPage: Sendable, Hashable {
+    public var items: [PendingFollowUp]
+    /// All matches, beyond `limit`.
+    public var total: Int
+    public init(items: [PendingFollowUp], total: Int) {
+        self.items = items
+        self.total = total
+    }
+}
+
+/// Why a message is in the outbox.
+public enum OutboxPurpose: String, Sendable, Hashable, Codable {
+    case reply, reminder, autoReply = "auto_reply", `operator`
+}
+
+public enum OutboxStatus: String, Sendable, Hashable, Codable {
+    case pending, sending, sent, dead, cancelled
+}
+
+public struct NewOutboxEntry: Sendable, Hashable {
+    public var chatID: String
+    public var purpose: OutboxPurpose
+    /// Unique per chat: `reminder:<run>:<step>` makes a reminder impossible to queue twice.
+    public var idempotencyKey: String
+    public var text: String
+    public var delivery: Delivery
+    public var author: Author
+    public var notBefore: Date
+    public var followUpRun: Int?
+    public var followUpStep: Int?
+
+    public init(
+        chatID: String, purpose: OutboxPurpose, idempotencyKey: String, text: String, delivery: Delivery = .freeForm,
+        author: Author = .employee, notBefore: Date, followUpRun: Int? = nil, followUpStep: Int? = nil
+    ) {
+        self.chatID = chatID
+        self.purpose = purpose
+        self.idempotencyKey = idempotencyKey
+        self.text = text
+        self.delivery = delivery
+        self.author = author
+        self.notBefore = notBefore
+        self.followUpRun = followUpRun
+        self.followUpStep = followUpStep
+    }
+}
+
+public struct OutboxEntry: Sendable, Hashable {
+    public var id: Int64
+    public var entry: NewOutboxEntry
+    public var status: OutboxStatus
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var lastError: String?
+    public var sentAt: Date?
+    /// The previous delivery attempt was cut off (crash, lost lease); see `Store.claimDueOutbox`.
+    public var interrupted: Bool
+
+    public init(id: Int64, entry: NewOutboxEntry, status: OutboxStatus, attempts: Int, nextAttemptAt: Date, lastError: String? = nil, sentAt: Date? = nil, interrupted: Bool = false) {
+        self.id = id
+        self.entry = entry
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.sentAt = sentAt
+        self.interrupted = interrupted
+    }
+}
+
+public enum OutboxOutcome: Sendable, Hashable {
+    case sent(at: Date, providerMessageIDs: [String])
+    case retry(at: Date, error: String)
+    /// Undeliverable: kept as a dead letter and shown on the chat.
+    case dead(at: Date, error: String)
+    case cancelled(at: Date, reason: String)
+}
+
+public enum UsagePurpose: String, Sendable, Hashable, Codable {
+    case reply, reminder, autoReply = "auto_reply"
+}
+
+public struct UsageRecord: Sendable, Hashable {
+    public var employeeID: String
+    public var chatID: String
+    public var purpose: UsagePurpose
+    public var usage: TokenUsage
+    public var model: String
+    public var at: Date
+
+    public init(employeeID: String, chatID: String, purpose: UsagePurpose, usage: TokenUsage, model: String, at: Date) {
+        self.employeeID = employeeID
+        self.chatID = chatID
+        self.purpose = purpose
+        self.usage = usage
+        self.model = model
+        self.at = at
+    }
+}
+
+/// What a store can fail with beyond its database's own errors.
+public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownChat(String)
+    case unknownOutboxEntry(Int64)
+
+    public var description: String {
+        switch self {
+        case .unknownChat(let id): "no chat with id \(id)"
+        case .unknownOutboxEntry(let id): "no outbox entry \(id)"
+        }
+    }
+}
+
+/// How chat titles and client names are matched by search: Unicode lowercase, so "михаил"
+/// finds "Михаил". Stores index the normalized text and compare it to the normalized query.
+public enum SearchText {
+    public static func normalize(_ text: String) -> String {
+        text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public static func index(title: String, clientName: String?) -> String {
+        normalize([title, clientName ?? ""].joined(separator: "\n"))
+    }
+}
+
+extension Store {
+    /// Looks up a chat that must exist.
+    public func existingChat(id: String) async throws -> Chat {
+        guard let chat = try await chat(id: id) else { throw StoreError.unknownChat(id) }
+        return chat
+    }
+}

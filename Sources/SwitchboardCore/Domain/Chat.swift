@@ -1,0 +1,128 @@
+public import Foundation
+
+/// Who wrote a message.
+public enum Author: String, Sendable, Hashable, Codable {
+    case client
+    /// The AI employee (a reply or a reminder).
+    case employee
+    /// A human operator writing as the employee through the admin API.
+    case `operator`
+    /// Gateway notices: auto-replies are `employee`; this is for provider events.
+    case system
+}
+
+/// What a message carries, as every channel normalizes it.
+public enum MessageKind: String, Sendable, Hashable, Codable {
+    case text, image, document, audio, voice, video, sticker, location, contact
+    case buttonReply = "button_reply"
+    case reaction, unsupported, system
+}
+
+/// A client's message as a channel adapter hands it to the core, whatever the provider.
+public struct InboundMessage: Sendable, Hashable {
+    public var channelID: String
+    /// Identifies the conversation within the channel (a Telegram chat id, a phone number, a visitor id).
+    public var conversationKey: String
+    /// The provider's id for the message, the deduplication key; `nil` when the provider has none.
+    public var providerMessageID: String?
+    public var senderName: String?
+    public var senderHandle: String?
+    /// Title of the chat as the admin sees it; usually the client's name.
+    public var chatTitle: String?
+    public var receivedAt: Date
+    public var kind: MessageKind
+    public var text: String
+    /// An edit of an earlier message: stored, but it does not prompt a new reply.
+    public var isEdit: Bool
+    /// A provider event about the chat rather than a message (e.g. the client blocked the bot).
+    public var event: ChatEvent?
+
+    public init(
+        channelID: String, conversationKey: String, providerMessageID: String?, senderName: String? = nil,
+        senderHandle: String? = nil, chatTitle: String? = nil, receivedAt: Date, kind: MessageKind = .text,
+        text: String, isEdit: Bool = false, event: ChatEvent? = nil
+    ) {
+        self.channelID = channelID
+        self.conversationKey = conversationKey
+        self.providerMessageID = providerMessageID
+        self.senderName = senderName
+        self.senderHandle = senderHandle
+        self.chatTitle = chatTitle
+        self.receivedAt = receivedAt
+        self.kind = kind
+        self.text = text
+        self.isEdit = isEdit
+        self.event = event
+    }
+}
+
+/// Provider events that change what the gateway may do in a chat.
+public enum ChatEvent: String, Sendable, Hashable, Codable {
+    /// The client blocked the bot or left: nothing more can be delivered.
+    case unreachable
+}
+
+/// A conversation between one client and one employee on one channel.
+public struct Chat: Sendable, Hashable, Identifiable {
+    public var id: String
+    public var channelID: String
+    public var conversationKey: String
+    public var employeeID: String
+    public var title: String
+    public var clientName: String?
+    public var createdAt: Date
+    /// The last message from the client, which opens windows such as WhatsApp's 24 hours.
+    public var lastClientMessageAt: Date?
+    public var unreachable: Bool
+    /// A human operator wrote recently: the AI stays quiet until then.
+    public var aiPausedUntil: Date?
+    /// The closed period (its start) in which the auto-reply was last sent.
+    public var autoReplyPeriod: Date?
+
+    public init(
+        id: String, channelID: String, conversationKey: String, employeeID: String, title: String,
+        clientName: String? = nil, createdAt: Date, lastClientMessageAt: Date? = nil, unreachable: Bool = false,
+        aiPausedUntil: Date? = nil, autoReplyPeriod: Date? = nil
+    ) {
+        self.id = id
+        self.channelID = channelID
+        self.conversationKey = conversationKey
+        self.employeeID = employeeID
+        self.title = title
+        self.clientName = clientName
+        self.createdAt = createdAt
+        self.lastClientMessageAt = lastClientMessageAt
+        self.unreachable = unreachable
+        self.aiPausedUntil = aiPausedUntil
+        self.autoReplyPeriod = autoReplyPeriod
+    }
+}
+
+/// A message as stored in a chat's history.
+public struct StoredMessage: Sendable, Hashable {
+    public var id: Int64
+    public var chatID: String
+    public var author: Author
+    public var kind: MessageKind
+    public var text: String
+    public var at: Date
+    public var providerMessageID: String?
+    public var isEdit: Bool
+    /// For reminders: the chain run and step that produced it.
+    public var followUpStep: Int?
+
+    public init(
+        id: Int64, chatID: String, author: Author, kind: MessageKind, text: String, at: Date,
+        providerMessageID: String? = nil, isEdit: Bool = false, followUpStep: Int? = nil
+    ) {
+        self.id = id
+        self.chatID = chatID
+        self.author = author
+        self.kind = kind
+        self.text = text
+        self.at = at
+        self.providerMessageID = providerMessageID
+        self.isEdit = isEdit
+        self.followUpStep = followUpStep
+    }
+}

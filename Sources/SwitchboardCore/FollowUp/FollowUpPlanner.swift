@@ -1,0 +1,319 @@
+public import Foundation
+
+/// The Auto Follow-up rules as a pure state machine: events in, a new `FollowUpState` and the
+/// decisions taken out. The scheduler and the message flow perform what it decides; nothing
+/// here reads a clock or touches storage, so every rule is testable with plain values.
+public struct FollowUpPlanner: Sendable {
+    public var chain: FollowUpChain
+    public var hours: WorkingHours
+    public var channel: ChannelCapabilities
+
+    public init(chain: FollowUpChain, hours: WorkingHours, channel: ChannelCapabilities = .plain) {
+        self.chain = chain
+        self.hours = hours
+        self.channel = channel
+    }
+
+    public init(employee: Employee, channel: ChannelCapabilities = .plain) {
+        self.init(chain: employee.followUp, hours: employee.workingHours, channel: channel)
+    }
+
+    /// Something that happened in a chat. `at` is both when it happened and "now" for planning.
+    public enum Event: Sendable, Hashable {
+        /// The employee's message (an AI reply or an operator's) is now the last in the chat.
+        case employeeMessage(at: Date)
+        case clientMessage(at: Date, text: String)
+        /// The pending reminder was composed and queued for delivery.
+        case reminderQueued(step: Int, at: Date)
+        case reminderSent(step: Int, at: Date)
+        /// The pending reminder could not be delivered and ended as a dead letter.
+        case reminderFailed(step: Int, at: Date, detail: String)
+        case chatUnreachable(at: Date)
+        /// An admin switched follow-up off or on for this chat.
+        case chatFollowUp(enabled: Bool, at: Date)
+        /// The employee's chain changed in config: re-plan the pending reminder from its anchor.
+        case chainChanged(at: Date)
+    }
+
+    /// Facts about the chat beyond the follow-up state that the rules depend on.
+    public struct ChatFacts: Sendable, Hashable {
+        public var lastClientMessageAt: Date?
+        public var unreachable: Bool
+        public var aiPausedUntil: Date?
+        /// Tokens spent composing this employee's reminders today (the employee's local day).
+        public var followUpTokensToday: Int
+
+        public init(lastClientMessageAt: Date? = nil, unreachable: Bool = false, aiPausedUntil: Date? = nil, followUpTokensToday: Int = 0) {
+            self.lastClientMessageAt = lastClientMessageAt
+            self.unreachable = unreachable
+            self.aiPausedUntil = aiPausedUntil
+            self.followUpTokensToday = followUpTokensToday
+        }
+    }
+
+    // MARK: - Events
+
+    /// Applies one event and returns the decisions to log.
+    @discardableResult
+    public func apply(_ event: Event, to state: inout FollowUpState, facts: ChatFacts = ChatFacts()) -> [FollowUpDecision] {
+        var log: [FollowUpDecision] = []
+        switch event {
+        case .employeeMessage(let at):
+            if let reason = armingBlocked(state: state, facts: facts) {
+                cancel(&state, reason: reason, at: at, log: &log)
+                return log
+            }
+            state.run += 1
+            state.anchor = at
+            planStep(from: 1, anchor: at, now: at, reason: .employeeMessage, state: &state, facts: facts, log: &log)
+
+        case .clientMessage(let at, let text):
+            if chain.isOptOut(text) {
+                state.optOut = .client
+                cancel(&state, reason: .clientOptedOut, at: at, log: &log, always: true)
+            } else {
+                cancel(&state, reason: .clientReplied, at: at, log: &log)
+            }
+
+        case .reminderQueued(let step, _):
+            guard state.status == .scheduled, state.step == step else { return log }
+            state.status = .sending
+
+        case .reminderSent(let step, let at):
+            guard state.isPending, state.step == step else { return log }
+            log.append(FollowUpDecision(kind: .sent, reason: state.lastReason ?? .employeeMessage, run: state.run, step: step, at: at, due: state.due, sendsAt: state.sendsAt))
+            if chain.steps.indices.contains(step - 1), chain.steps[step - 1].oncePerChat {
+                state.firedOncePerChat.insert(step)
+            }
+            state.anchor = at
+            planStep(from: step + 1, anchor: at, now: at, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
+
+        case .reminderFailed(let step, let at, let detail):
+            guard state.isPending, state.step == step else { return log }
+            cancel(&state, reason: .deliveryFailed, at: at, log: &log, detail: detail)
+
+        case .chatUnreachable(let at):
+            cancel(&state, reason: .chatUnreachable, at: at, log: &log)
+
+        case .chatFollowUp(let enabled, let at):
+            if !enabled {
+                state.optOut = .admin
+                cancel(&state, reason: .chatDisabled, at: at, log: &log, always: true)
+            } else {
+                let wasStoppedByOptOut = state.optOut != nil && state.status == .cancelled
+                    && [.chatDisabled, .clientOptedOut].contains(state.lastReason)
+                state.optOut = nil
+                // Switching back on resumes a chain the switch-off stopped, from its anchor.
+                if wasStoppedByOptOut, let anchor = state.anchor, armingBlocked(state: state, facts: facts) == nil {
+                    planStep(from: state.step ?? 1, anchor: anchor, now: at, reason: .chatEnabled, state: &state, facts: facts, log: &log)
+                }
+            }
+
+        case .chainChanged(let at):
+            guard state.isPending, let anchor = state.anchor, let step = state.step else { return log }
+            if let reason = armingBlocked(state: state, facts: facts) {
+                cancel(&state, reason: reason, at: at, log: &log)
+            } else {
+                planStep(from: step, anchor: anchor, now: at, reason: .chainChanged, state: &state, facts: facts, log: &log)
+            }
+        }
+        return log
+    }
+
+    // MARK: - Firing
+
+    /// What to do with a pending reminder whose time has come.
+    public enum Verdict: Sendable, Hashable {
+        /// Compose and send this step now.
+        case send(step: Int, instruction: String, delivery: Delivery)
+        /// Not now: the state was moved to a later time, or the chain stopped or moved on.
+        case notNow
+    }
+
+    /// Checks every gate for the pending reminder at `now`. On `.send` the state is unchanged;
+    /// the caller reports `.reminderSent` or `.reminderFailed` once it knows the outcome.
+    public func fire(state: inout FollowUpState, now: Date, facts: ChatFacts, log: inout [FollowUpDecision]) -> Verdict {
+        guard state.status == .scheduled, let step = state.step, let sendsAt = state.sendsAt, sendsAt <= now else { return .notNow }
+        if let reason = armingBlocked(state: state, facts: facts) {
+            cancel(&state, reason: reason, at: now, log: &log)
+            return .notNow
+        }
+        guard chain.steps.indices.contains(step - 1) else {
+            finish(&state, at: now, log: &log)
+            return .notNow
+        }
+        if let paused = facts.aiPausedUntil, paused > now {
+            return defer_(&state, to: paused, reason: .operatorActive, at: now, log: &log)
+        }
+        if !hours.isWorking(at: now) {
+            guard let next = hours.nextWorkingMoment(atOrAfter: now) else {
+                cancel(&state, reason: .noWorkingTime, at: now, log: &log)
+                return .notNow
+            }
+            return defer_(&state, to: next, reason: .outsideWorkingHours, at: now, log: &log)
+        }
+        if let budget = chain.dailyTokenBudget, facts.followUpTokensToday >= budget {
+            return skipAndContinue(&state, step: step, reason: .tokenBudgetSpent, now: now, facts: facts, log: &log)
+        }
+        var delivery = Delivery.freeForm
+        if let deadline = channel.freeFormDeadline(lastClientMessageAt: facts.lastClientMessageAt), now >= deadline {
+            guard let template = channel.reengagementTemplate else {
+                return skipAndContinue(&state, step: step, reason: .windowClosed, now: now, facts: facts, log: &log)
+            }
+            delivery = .template(template)
+        }
+        return .send(step: step, instruction: chain.steps[step - 1].instruction, delivery: delivery)
+    }
+
+    // MARK: - Planning
+
+    /// Schedules the first runnable step at or after `index`, counting its delay from `anchor`.
+    func planStep(
+        from index: Int, anchor: Date, now: Date, reason: ReasonCode, state: inout FollowUpState, facts: ChatFacts,
+        log: inout [FollowUpDecision]
+    ) {
+        var number = index
+        while number <= chain.steps.count {
+            let step = chain.steps[number - 1]
+            if step.oncePerChat && state.firedOncePerChat.contains(number) {
+                log.append(FollowUpDecision(kind: .skipped, reason: .oncePerChatFired, run: state.run, step: number, at: now))
+                number += 1
+                continue
+            }
+            let due = anchor.addingTimeInterval(step.delaySeconds)
+            guard let working = hours.nextWorkingMoment(atOrAfter: due) else {
+                cancel(&state, reason: .noWorkingTime, at: now, log: &log, always: true)
+                return
+            }
+            var sendsAt = working
+            var delivery = Delivery.freeForm
+            var moveReason: ReasonCode? = working > due ? .outsideWorkingHours : nil
+            if let deadline = channel.freeFormDeadline(lastClientMessageAt: facts.lastClientMessageAt), working >= deadline {
+                if channel.pullIn, let pulled = lastWorkingMoment(before: deadline, notBefore: max(anchor, now)) {
+                    sendsAt = pulled
+                    moveReason = .pulledIntoWindow
+                } else if let template = channel.reengagementTemplate {
+                    delivery = .template(template)
+                    moveReason = moveReason ?? .reengagementTemplate
+                } else {
+                    log.append(FollowUpDecision(kind: .skipped, reason: .windowClosed, run: state.run, step: number, at: now, due: due))
+                    number += 1
+                    continue
+                }
+            }
+            state.status = .scheduled
+            state.attempts = 0
+            state.step = number
+            state.due = due
+            state.sendsAt = sendsAt
+            state.delivery = delivery
+            state.lastReason = reason
+            log.append(FollowUpDecision(kind: .scheduled, reason: reason, run: state.run, step: number, at: now, due: due, sendsAt: sendsAt))
+            if let moveReason {
+                log.append(FollowUpDecision(kind: .deferred, reason: moveReason, run: state.run, step: number, at: now, due: due, sendsAt: sendsAt))
+            }
+            return
+        }
+        finish(&state, at: now, log: &log)
+    }
+
+    /// The latest moment, `margin` before `deadline` where possible, that is working time and
+    /// not before `notBefore`.
+    func lastWorkingMoment(before deadline: Date, notBefore: Date) -> Date? {
+        guard let span = hours.workingSpans(from: notBefore, to: deadline).last else { return nil }
+        let margin = TimeInterval(channel.pullInMargin.components.seconds)
+        return max(span.start, span.end.addingTimeInterval(-margin))
+    }
+
+    /// A chat-level gate that forbids any reminder, if one applies.
+    func armingBlocked(state: FollowUpState, facts: ChatFacts) -> ReasonCode? {
+        if !chain.enabled || chain.steps.isEmpty { return .followUpDisabled }
+        switch state.optOut {
+        case .admin: return .chatDisabled
+        case .client: return .clientOptedOut
+        case nil: break
+        }
+        if facts.unreachable { return .chatUnreachable }
+        return nil
+    }
+
+    private func skipAndContinue(
+        _ state: inout FollowUpState, step: Int, reason: ReasonCode, now: Date, facts: ChatFacts, log: inout [FollowUpDecision]
+    ) -> Verdict {
+        log.append(FollowUpDecision(kind: .skipped, reason: reason, run: state.run, step: step, at: now, due: state.due, sendsAt: state.sendsAt))
+        // A skipped step sent nothing, so the next one still counts from the same anchor.
+        planStep(from: step + 1, anchor: state.anchor ?? now, now: now, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
+        return .notNow
+    }
+
+    /// Composition failed for the pending step: retry after `backoff`, or give the step up
+    /// after `maxAttempts` and move on.
+    public func compositionFailed(
+        state: inout FollowUpState, now: Date, backoff: Duration, maxAttempts: Int, facts: ChatFacts, detail: String
+    ) -> [FollowUpDecision] {
+        var log: [FollowUpDecision] = []
+        guard state.status == .scheduled, let step = state.step else { return log }
+        state.attempts += 1
+        if state.attempts >= maxAttempts {
+            log.append(FollowUpDecision(kind: .skipped, reason: .compositionFailed, run: state.run, step: step, at: now, detail: detail))
+            planStep(from: step + 1, anchor: state.anchor ?? now, now: now, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
+        } else {
+            _ = defer_(&state, to: now.addingTimeInterval(TimeInterval(backoff.components.seconds)), reason: .compositionFailed, at: now, log: &log)
+            log[log.count - 1].detail = detail
+        }
+        return log
+    }
+
+    private func defer_(_ state: inout FollowUpState, to time: Date, reason: ReasonCode, at now: Date, log: inout [FollowUpDecision]) -> Verdict {
+        state.sendsAt = time
+        log.append(FollowUpDecision(kind: .deferred, reason: reason, run: state.run, step: state.step, at: now, due: state.due, sendsAt: time))
+        return .notNow
+    }
+
+    private func finish(_ state: inout FollowUpState, at now: Date, log: inout [FollowUpDecision]) {
+        state.status = .finished
+        state.step = nil
+        state.due = nil
+        state.sendsAt = nil
+        state.delivery = nil
+        state.lastReason = .chainComplete
+        log.append(FollowUpDecision(kind: .finished, reason: .chainComplete, run: state.run, step: nil, at: now))
+    }
+
+    /// Stops the pending reminder. Only a scheduled chain leaves a log entry, unless `always`.
+    private func cancel(
+        _ state: inout FollowUpState, reason: ReasonCode, at now: Date, log: inout [FollowUpDecision], detail: String? = nil, always: Bool = false
+    ) {
+        let wasScheduled = state.isPending
+        guard wasScheduled || always else { return }
+        log.append(FollowUpDecision(kind: .cancelled, reason: reason, run: state.run, step: state.step, at: now, due: state.due, sendsAt: state.sendsAt, detail: detail))
+        state.status = .cancelled
+        state.lastReason = reason
+        if !wasScheduled { state.step = nil }
+        state.due = nil
+        state.sendsAt = nil
+        state.delivery = nil
+    }
+}
+
+extension FollowUpPlanner {
+    /// One planned step of a fresh chain, as `switchboard simulate` prints it.
+    public struct TimelineEntry: Sendable, Hashable {
+        public var step: Int
+        public var due: Date
+        public var sendsAt: Date
+    }
+
+    /// The timeline of a chain armed by an employee message at `lastMessage`, assuming every
+    /// reminder is sent at its planned time and the client stays silent.
+    public func timeline(lastMessageAt: Date, facts: ChatFacts = ChatFacts()) -> [TimelineEntry] {
+        var state = FollowUpState()
+        var entries: [TimelineEntry] = []
+        apply(.employeeMessage(at: lastMessageAt), to: &state, facts: facts)
+        while state.isPending, let step = state.step, let due = state.due, let sendsAt = state.sendsAt {
+            entries.append(TimelineEntry(step: step, due: due, sendsAt: sendsAt))
+            apply(.reminderSent(step: step, at: sendsAt), to: &state, facts: facts)
+        }
+        return entries
+    }
+}

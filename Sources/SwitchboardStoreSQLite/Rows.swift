@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import SwitchboardCore
+
+// Row mapping and the shared steps of the store's transactions.
+extension SQLiteStore {
+    static func newChatID() -> String {
+        UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16).description
+    }
+
+    static func date(_ value: Double?) -> Date? { value.map { Date(timeIntervalSince1970: $0) } }
+
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func decodeState(_ json: String) throws -> FollowUpState {
+        try JSONDecoder().decode(FollowUpState.self, from: Data(json.utf8))
+    }
+
+    static func chat(_ row: Row) -> Chat {
+        Chat(
+            id: row["id"], channelID: row["channel_id"], conversationKey: row["conversation_key"], employeeID: row["employee_id"],
+            title: row["title"], clientName: row["client_name"], createdAt: date(row["created_at"])!,
+            lastClientMessageAt: date(row["last_client_message_at"]), unreachable: row["unreachable"],
+            aiPausedUntil: date(row["ai_paused_until"]), autoReplyPeriod: date(row["auto_reply_period"]))
+    }
+
+    static func message(_ row: Row) -> StoredMessage {
+        StoredMessage(
+            id: row["id"], chatID: row["chat_id"], author: Author(rawValue: row["author"]) ?? .system,
+            kind: MessageKind(rawValue: row["kind"]) ?? .unsupported, text: row["text"], at: date(row["at"])!,
+            providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"])
+    }
+
+    static func outboxEntry(_ row: Row) throws -> OutboxEntry {
+        let entry = NewOutboxEntry(
+            chatID: row["chat_id"], purpose: OutboxPurpose(rawValue: row["purpose"]) ?? .reply, idempotencyKey: row["idempotency_key"],
+            text: row["text"], delivery: try JSONDecoder().decode(Delivery.self, from: Data((row["delivery"] as String).utf8)),
+            author: Author(rawValue: row["author"]) ?? .employee, notBefore: date(row["next_attempt_at"])!,
+            followUpRun: row["followup_run"], followUpStep: row["followup_step"])
+        return OutboxEntry(
+            id: row["id"], entry: entry, status: OutboxStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: date(row["next_attempt_at"])!, lastError: row["last_error"], sentAt: date(row["sent_at"]))
+    }
+
+    static func fetchChat(_ db: Database, id: String) throws -> Chat? {
+        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chat)
+    }
+
+    static func fetchChat(_ db: Database, channelID: String, key: String) throws -> Chat? {
+        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE channel_id = ? AND conversation_key = ?", arguments: [channelID, key]).map(chat)
+    }
+
+    static func saveChat(_ db: Database, _ chat: Chat) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO chats (id, channel_id, conversation_key, employee_id, title, client_name, search_text, created_at,
+                                   last_client_message_at, unreachable, ai_paused_until, auto_reply_period)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET
+                  employee_id = excluded.employee_id, title = excluded.title, client_name = excluded.client_name,
+                  search_text = excluded.search_text, last_client_message_at = excluded.last_client_message_at,
+                  unreachable = excluded.unreachable, ai_paused_until = excluded.ai_paused_until,
+                  auto_reply_period = excluded.auto_reply_period
+                """,
+            arguments: [
+                chat.id, chat.channelID, chat.conversationKey, chat.employeeID, chat.title, chat.clientName,
+                SearchText.index(title: chat.title, clientName: chat.clientName), chat.createdAt.timeIntervalSince1970,
+                chat.lastClientMessageAt?.timeIntervalSince1970, chat.unreachable, chat.aiPausedUntil?.timeIntervalSince1970,
+                chat.autoReplyPeriod?.timeIntervalSince1970,
+            ])
+    }
+
+    static func insertMessage(
+        _ db: Database, chat: Chat, author: Author, kind: MessageKind, text: String, at: Date, providerMessageID: String?, step: Int?
+    ) throws -> StoredMessage {
+        try db.execute(
+            sql: "INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [chat.id, chat.channelID, providerMessageID, author.rawValue, kind.rawValue, text, at.timeIntervalSince1970, step])
+        return StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: kind, text: text, at: at,
+                             providerMessageID: providerMessageID, followUpStep: step)
+    }
+
+    static func insertUsage(_ db: Database, _ usage: UsageRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO token_usage (employee_id, chat_id, purpose, prompt_tokens, completion_tokens, model, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [usage.employeeID, usage.chatID, usage.purpose.rawValue, usage.usage.promptTokens, usage.usage.completionTokens,
+                        usage.model, usage.at.timeIntervalSince1970])
+    }
+
+    static func fetchState(_ db: Database, chatID: String) throws -> FollowUpState? {
+        try String.fetchOne(db, sql: "SELECT state FROM followups WHERE chat_id = ?", arguments: [chatID]).map(decodeState)
+    }
+
+    /// Applies a transition to a chat's follow-up state and logs its decisions. A changed state
+    /// drops any lease on it: whoever held it was acting on the old state.
+    @discardableResult
+    static func transition(_ db: Database, chat: Chat, _ transition: FollowUpTransition) throws -> FollowUpState {
+        let before = try fetchState(db, chatID: chat.id)
+        var state = before ?? FollowUpState()
+        let decisions = try transition(&state, chat)
+        if state != before {
+            try db.execute(
+                sql: """
+                    INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until)
+                    VALUES (?, ?, ?, ?, ?, NULL, NULL)
+                    ON CONFLICT(chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
+                      sends_at = excluded.sends_at, state = excluded.state, lease_owner = NULL, lease_until = NULL
+                    """,
+                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try encode(state)])
+        }
+        for d in decisions {
+            try db.execute(
+                sql: "INSERT INTO decisions (chat_id, at, kind, reason, run, step, due, sends_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [chat.id, d.at.timeIntervalSince1970, d.kind.rawValue, d.reason.rawValue, d.run, d.step,
+                            d.due?.timeIntervalSince1970, d.sendsAt?.timeIntervalSince1970, d.detail])
+        }
+        return state
+    }
+}
