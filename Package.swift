@@ -38,6 +38,43 @@ let package = Package(
             name: "SwitchboardStoreSQLite",
             dependencies: ["SwitchboardCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
+        // What a channel adapter implements and receives: the plugin contract.
+        .target(
+            name: "SwitchboardChannelKit",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // Composers: the OpenAI-compatible client and the offline stand-in.
+        .target(
+            name: "SwitchboardComposer",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // Channels: one folder each, registered by YAML `type` in the executable.
+        .target(
+            name: "TelegramChannel",
+            dependencies: [
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/Telegram",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
+        // In-process fakes of the providers (Telegram Bot API, OpenAI-compatible server) on 127.0.0.1.
+        .target(
+            name: "SwitchboardFakes",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
         // The long-running service that claims due reminders and carries out the plan.
         .target(
             name: "SwitchboardScheduler",
@@ -69,6 +106,15 @@ let package = Package(
         // Test kit: manual clock, fakes, the Store contract suite.
         .target(name: "SwitchboardTesting", dependencies: ["SwitchboardCore"], swiftSettings: strict),
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchboardComposerTests",
+            dependencies: ["SwitchboardComposer", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "TelegramChannelTests",
+            dependencies: ["TelegramChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,95 @@
+public import AsyncHTTPClient
+public import Logging
+public import SwitchboardCore
+
+/// A connected messaging channel: a Telegram bot, a WhatsApp number, a widget, a mailbox.
+/// It verifies and normalizes what the provider sends, and sends what the employee writes.
+/// It knows nothing of follow-ups or storage: it hands messages to `ChannelEnvironment.intake`.
+public protocol Channel: ChannelSender {
+    /// The channel's `id` from its YAML file.
+    var id: String { get }
+
+    /// Handles a request to `/webhooks/<channel-id>`: verify the raw bytes first, then decode
+    /// and normalize. Never throws: every outcome is an HTTP answer.
+    func handleWebhook(_ request: WebhookRequest) async -> WebhookResult
+
+    /// Background work the channel needs (polling, registering its webhook), until cancelled.
+    /// Channels with none return at once.
+    func run() async throws
+}
+
+extension Channel {
+    public func run() async throws {}
+}
+
+/// What the host gives a channel when it creates it.
+public struct ChannelEnvironment: Sendable {
+    public var channelID: String
+    public var employeeID: String
+    public var httpClient: HTTPClient
+    public var logger: Logger
+    public var clock: any WallClock
+    /// Where inbound messages go; returns once they are durably stored.
+    public var intake: any InboundIntake
+    /// Durable named values, e.g. a polling offset.
+    public var cursors: any CursorStore
+    /// The gateway's public base URL (`server.public_url`), for registering webhooks.
+    public var publicURL: String?
+
+    public init(
+        channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
+        cursors: any CursorStore, publicURL: String? = nil
+    ) {
+        self.channelID = channelID
+        self.employeeID = employeeID
+        self.httpClient = httpClient
+        self.logger = logger
+        self.clock = clock
+        self.intake = intake
+        self.cursors = cursors
+        self.publicURL = publicURL
+    }
+}
+
+/// Receives normalized inbound messages from channels.
+public protocol InboundIntake: Sendable {
+    /// Stores the messages (deduplicated) and schedules the employee's answer. Returns once
+    /// they are durable: only then may the provider be acknowledged.
+    func receive(_ messages: [InboundMessage]) async throws
+}
+
+/// Durable named strings a channel keeps across restarts.
+public protocol CursorStore: Sendable {
+    func cursor(_ name: String) async throws -> String?
+    func setCursor(_ name: String, to value: String) async throws
+}
+
+/// A channel type as the YAML `type` names it: how to decode its settings and build it.
+/// Register one line per type in the gateway's channel registry.
+public struct ChannelType: Sendable {
+    public let name: String
+    private let decode: @Sendable (any Decoder) throws -> any Sendable
+    private let make: @Sendable (any Sendable, ChannelEnvironment) throws -> any Channel
+
+    /// - Parameters:
+    ///   - configuration: the channel's own settings; decoding must reject what it cannot use.
+    ///     The shared keys `type`, `id` and `employee` are not passed to it.
+    public init<Configuration: Decodable & Sendable>(
+        name: String, configuration: Configuration.Type,
+        make: @escaping @Sendable (Configuration, ChannelEnvironment) throws -> any Channel
+    ) {
+        self.name = name
+        self.decode = { try Configuration(from: $0) }
+        self.make = { settings, environment in
+            // `decode` produced it, so the cast cannot fail.
+            try make(settings as! Configuration, environment)
+        }
+    }
+
+    /// Checks settings without starting anything (for `switchboard check`).
+    public func validate(_ settings: any Decoder) throws { _ = try decode(settings) }
+
+    public func makeChannel(settings: any Decoder, environment: ChannelEnvironment) throws -> any Channel {
+        try make(try decode(settings), environment)
+    }
+}
