@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,83 @@
+public import SwitchboardCore
+
+/// Everything `config.yaml` and `channels/*.yaml` say, typed and validated.
+public struct GatewayConfig: Sendable {
+    public var server: Server
+    public var storage: Storage
+    public var admin: Admin
+    public var composer: ComposerSettings
+    public var conversation: Conversation
+    /// Simulated time runs this many times faster than real time (demos, black-box tests).
+    public var timeScale: Double
+    public var employees: [Employee]
+    public var channels: [ChannelConfig]
+    /// The config file, and the folder relative paths are resolved against.
+    public var configPath: String
+    public var baseDirectory: String
+
+    /// `server:` — where the gateway listens.
+    public struct Server: Sendable, Hashable {
+        /// `listen`, default `127.0.0.1:8080`.
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// `public_url`: the address providers reach the gateway at, for registering webhooks.
+        public var publicURL: String?
+        /// `max_body_bytes`: larger webhook bodies are refused with 413. Default 1 MiB.
+        public var maxBodyBytes = 1 << 20
+    }
+
+    /// `storage:` — embedded SQLite by default.
+    public struct Storage: Sendable, Hashable {
+        /// `sqlite`: the database file, relative to the config's folder. Default `data/switchboard.sqlite`.
+        public var sqlitePath: String
+    }
+
+    /// `admin:` — access to the admin API and the Follow-ups page.
+    public struct Admin: Sendable, Hashable {
+        /// `token`: bearer token; without one the admin API and pages are closed.
+        public var token: Secret?
+    }
+
+    /// `composer:` — who writes the employee's messages.
+    public struct ComposerSettings: Sendable, Hashable {
+        /// `base_url` of an OpenAI-compatible API including the version path
+        /// (`https://api.openai.com/v1`, `http://localhost:11434/v1`); absent: the offline composer.
+        public var baseURL: String?
+        public var apiKey: Secret?
+        public var model = "gpt-4o-mini"
+        public var temperature = 0.3
+        public var maxTokens = 300
+        /// `max_tokens_field`: `max_tokens` (default) or `max_completion_tokens` for newer OpenAI models.
+        public var maxTokensField = "max_tokens"
+        /// `timeout` in seconds, default 30.
+        public var timeoutSeconds = 30
+    }
+
+    /// `conversation:` — how the employee behaves in a chat.
+    public struct Conversation: Sendable, Hashable {
+        /// `operator_pause`: after an operator writes, the AI stays quiet this long. Default 15 minutes.
+        public var operatorPause: Duration = .seconds(15 * 60)
+        /// `history`: messages of history a composer sees. Default 20.
+        public var historyLimit = 20
+    }
+
+    /// The roster the core works with.
+    public var roster: Roster {
+        Roster(employees: employees, channelOwners: Dictionary(channels.map { ($0.id, $0.employeeID) }, uniquingKeysWith: { a, _ in a }))
+    }
+}
+
+/// One `channels/*.yaml` file: the shared keys, and the adapter's own settings still undecoded.
+public struct ChannelConfig: Sendable {
+    public var type: String
+    public var id: String
+    public var employeeID: String
+    /// `enabled: false` keeps a channel configured and validated but not started.
+    public var enabled: Bool
+    public var file: String
+    let settings: ConfigNode
+
+    /// A decoder over the adapter's own keys (everything but `type`, `id`, `employee`).
+    public func settingsDecoder() -> any Decoder { NodeDecoder(node: settings) }
+}
+

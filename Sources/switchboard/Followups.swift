@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import SwitchboardConfig
+import SwitchboardCore
+import SwitchboardStoreSQLite
+
+struct Followups: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every chat with a follow-up reminder scheduled, as the Follow-ups page shows it.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Only this employee's chats (by id).") var employee: String?
+    @Option(help: "Match client name, employee name or any word of the chat title (case-insensitive).") var search: String?
+    @Flag(help: "Print the API's item array as JSON.") var json = false
+
+    func run() async throws {
+        let config = try options.load()
+        let store = try SQLiteStore(path: config.storage.sqlitePath)
+        let listing = FollowUpListing(store: store, roster: LiveRoster(config.roster))
+        let (items, total) = try await listing.list(employeeID: employee, search: search)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .custom { date, encoder in
+                var container = encoder.singleValueContainer()
+                try container.encode(ISO8601.format(date))
+            }
+            print(String(decoding: try encoder.encode(items), as: UTF8.self))
+            return
+        }
+        if items.isEmpty {
+            print(Followups.emptyExplanation(config: config, filtered: employee != nil || search != nil))
+            return
+        }
+        let rows = items.map { item -> [String] in
+            let zone = TimeZone(identifier: item.timeZone) ?? .gmt
+            return [item.chat, item.employee, item.step.map(String.init) ?? "-", item.sendsAt.map { ISO8601.local($0, zone) } ?? "sending", item.channel]
+        }
+        printTable(header: ["Chat", "Employee", "Step", "Sends at", "Channel"], rows: rows)
+        if total > items.count { print("… and \(total - items.count) more") }
+    }
+
+    /// Why the list can be empty — the question every admin asks first.
+    static func emptyExplanation(config: GatewayConfig, filtered: Bool) -> String {
+        if filtered { return "No scheduled follow-ups match this filter." }
+        if !config.employees.contains(where: \.followUp.enabled) {
+            return "No follow-ups are scheduled: Auto Follow-up is not enabled for any employee (auto_followup.enabled in config.yaml)."
+        }
+        return """
+            No follow-ups are scheduled. A reminder is scheduled only while the employee's message is the last one in a chat, so the list \
+            is empty when every client has answered, every chain has finished, or follow-up was switched off for the remaining chats.
+            """
+    }
+}
+
+func printTable(header: [String], rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+    }
+    print(line(header))
+    print(line(widths.map { String(repeating: "-", count: $0) }))
+    rows.forEach { print(line($0)) }
+}
