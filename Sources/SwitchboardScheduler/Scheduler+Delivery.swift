@@ -38,11 +38,33 @@ extension Scheduler {
                 try await retryOrFail(outboxEntry, planner: planner, error: "channel \(chat.channelID) is not running", retryAfter: nil, logger: logger)
                 return
             }
+            let receipt: DeliveryReceipt
             do {
-                let receipt = try await sender.send(
+                receipt = try await sender.send(
                     OutboundMessage(chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
                                     delivery: entry.delivery))
-                let sentAt = clock.now()
+            } catch let error as DeliveryError {
+                try await recordFailure(outboxEntry, error, planner: planner, logger: logger)
+                return
+            } catch {
+                try await retryOrFail(outboxEntry, planner: planner, error: "\(error)", retryAfter: nil, logger: logger)
+                return
+            }
+            try await recordSent(outboxEntry, receipt: receipt, planner: planner, logger: logger)
+        } catch {
+            logger.error("recording a delivery failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Records a delivered message. The provider has it now, so a failure to record must never
+    /// lead to sending it again: a few attempts, then the entry is left to its lease, whose
+    /// expiry turns it into a dead letter rather than a duplicate.
+    private func recordSent(_ outboxEntry: OutboxEntry, receipt: DeliveryReceipt, planner: FollowUpPlanner?, logger: Logger) async throws {
+        let entry = outboxEntry.entry
+        let sentAt = clock.now()
+        var attempt = 0
+        while true {
+            do {
                 try await store.complete(outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs), chatChange: nil) {
                     state, _ in
                     guard let planner else { return [] }
@@ -58,24 +80,28 @@ extension Scheduler {
                     }
                 }
                 logger.debug("delivered", metadata: ["outbox.purpose": "\(entry.purpose.rawValue)"])
-            } catch let error as DeliveryError {
-                switch error.kind {
-                case .retryable:
-                    try await retryOrFail(outboxEntry, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
-                case .unreachable:
-                    let now = clock.now()
-                    try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), chatChange: { $0.unreachable = true }) {
-                        state, _ in planner?.apply(.chatUnreachable(at: now), to: &state) ?? []
-                    }
-                    logger.notice("chat unreachable", metadata: ["error": "\(error.message)"])
-                case .permanent:
-                    try await fail(outboxEntry, planner: planner, error: error.message, logger: logger)
-                }
+                return
             } catch {
-                try await retryOrFail(outboxEntry, planner: planner, error: "\(error)", retryAfter: nil, logger: logger)
+                attempt += 1
+                logger.error("recording a delivered message failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                if attempt >= 3 { throw error }
+                try await Task.sleep(nanoseconds: 200_000_000 * UInt64(attempt))
             }
-        } catch {
-            logger.error("recording a delivery failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func recordFailure(_ outboxEntry: OutboxEntry, _ error: DeliveryError, planner: FollowUpPlanner?, logger: Logger) async throws {
+        switch error.kind {
+        case .retryable:
+            try await retryOrFail(outboxEntry, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
+        case .unreachable:
+            let now = clock.now()
+            try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), chatChange: { $0.unreachable = true }) {
+                state, _ in planner?.apply(.chatUnreachable(at: now), to: &state) ?? []
+            }
+            logger.notice("chat unreachable", metadata: ["error": "\(error.message)"])
+        case .permanent:
+            try await fail(outboxEntry, planner: planner, error: error.message, logger: logger)
         }
     }
 

@@ -52,8 +52,10 @@ public final class SQLiteStore: Store {
                   at REAL NOT NULL,
                   is_edit INTEGER NOT NULL DEFAULT 0,
                   followup_step INTEGER);
-                CREATE UNIQUE INDEX messages_provider_id ON messages(channel_id, provider_message_id)
-                  WHERE provider_message_id IS NOT NULL;
+                -- Deduplicates what providers deliver to us; ids of what we sent live in another
+                -- number space (Telegram: message_id vs update_id) and are not constrained.
+                CREATE UNIQUE INDEX messages_inbound_id ON messages(channel_id, provider_message_id)
+                  WHERE provider_message_id IS NOT NULL AND author IN ('client', 'system');
                 CREATE INDEX messages_chat ON messages(chat_id, id);
                 CREATE TABLE followups (
                   chat_id TEXT PRIMARY KEY REFERENCES chats(id),
@@ -118,7 +120,9 @@ public final class SQLiteStore: Store {
     public func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult {
         try await db.write { db in
             if let id = message.providerMessageID,
-                try Int.fetchOne(db, sql: "SELECT 1 FROM messages WHERE channel_id = ? AND provider_message_id = ?", arguments: [message.channelID, id]) != nil
+                try Int.fetchOne(
+                    db, sql: "SELECT 1 FROM messages WHERE channel_id = ? AND provider_message_id = ? AND author IN ('client', 'system')",
+                    arguments: [message.channelID, id]) != nil
             {
                 return .duplicate
             }

@@ -4,6 +4,7 @@ public import SwitchboardCore
 /// A failed expectation in a contract check.
 public struct ContractViolation: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 func ensure(_ condition: Bool, _ message: @autoclosure () -> String, line: Int = #line) throws {
