@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -84,21 +83,27 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
+        // registry, and the service order. Used by `switchboard serve` and by the tests.
         .target(
-            name: "Warmup",
+            name: "SwitchboardServer",
             dependencies: [
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
+                "SwitchboardComposer", "TelegramChannel",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -114,6 +119,15 @@ let package = Package(
             name: "TelegramChannelTests",
             dependencies: ["TelegramChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SwitchboardServerTests",
+            dependencies: [
+                "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),

@@ -51,19 +51,6 @@ public struct ChannelEnvironment: Sendable {
     }
 }
 
-/// Receives normalized inbound messages from channels.
-public protocol InboundIntake: Sendable {
-    /// Stores the messages (deduplicated) and schedules the employee's answer. Returns once
-    /// they are durable: only then may the provider be acknowledged.
-    func receive(_ messages: [InboundMessage]) async throws
-}
-
-/// Durable named strings a channel keeps across restarts.
-public protocol CursorStore: Sendable {
-    func cursor(_ name: String) async throws -> String?
-    func setCursor(_ name: String, to value: String) async throws
-}
-
 /// A channel type as the YAML `type` names it: how to decode its settings and build it.
 /// Register one line per type in the gateway's channel registry.
 public struct ChannelType: Sendable {

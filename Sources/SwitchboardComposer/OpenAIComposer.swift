@@ -127,7 +127,7 @@ public struct OpenAIComposer: Composer {
             } catch let error as Failure {
                 failure = error
             }
-            guard failure.retryable, retry < max(0, configuration.maxRetries) else {
+            guard failure.retryable, failure.retryInline, retry < max(0, configuration.maxRetries) else {
                 logger.warning(
                     "composition failed",
                     metadata: ["composer.attempts": "\(retry + 1)", "error.label": "\(failure.label)"])
@@ -190,14 +190,14 @@ public struct OpenAIComposer: Composer {
                     + "check that composer.base_url points at an OpenAI-compatible API including its version path, e.g. http://localhost:11434/v1")
         }
         guard let choice = completion.choices.first else {
-            throw Failure(label: "empty_choices", retryable: true, message: "the model returned no choices; it will be asked again later")
+            throw Failure(label: "empty_choices", retryInline: false, retryable: true, message: "the model returned no choices; it will be asked again later")
         }
         let text = Self.cleaned(choice.content ?? "")
         guard !text.isEmpty else {
             // Models sometimes refuse or call tools; another attempt later may well succeed.
             let reason = choice.finishReason.map { " (finish_reason: \($0))" } ?? ""
             throw Failure(
-                label: "empty_content", retryable: true,
+                label: "empty_content", retryInline: false, retryable: true,
                 message: "the model returned no text\(reason); it will be asked again later — if this persists, check the persona and composer.model")
         }
         if choice.finishReason == "length" {
@@ -225,6 +225,9 @@ public struct OpenAIComposer: Composer {
     struct Failure: Error {
         /// A fixed short label for logs and metrics.
         var label: String
+        /// Worth trying again right away; false where only a later attempt may help.
+        var retryInline = true
+        /// Worth trying again: decides `CompositionError.isRetryable`.
         var retryable: Bool
         var message: String
         var requestedDelay: Duration? = nil
@@ -242,7 +245,7 @@ public struct OpenAIComposer: Composer {
             return Failure(
                 label: "timeout", retryable: true,
                 message: "the composer did not answer within \(Self.describe(configuration.timeout)): "
-                    + "raise composer.timeout, use a smaller model, or check that the server at \(configuration.baseURL) is not overloaded")
+                    + "raise composer.timeout or use a smaller model, and check composer.base_url (\(configuration.baseURL)) and that the server is up")
         }
         return Failure(
             label: "unreachable", retryable: true,

@@ -1,5 +1,7 @@
 public import Foundation
 import Hummingbird
+// Hummingbird's own dependency; its `Application` is a ServiceLifecycle `Service`.
+import ServiceLifecycle
 import Synchronization
 
 /// An OpenAI-compatible chat-completions server on 127.0.0.1, for tests.
@@ -179,7 +181,7 @@ public final class FakeOpenAIServer: Sendable {
         var queue: [Reply] = []
         var defaultReply: Reply = .completion("Hello from the fake model.")
         var port: Int?
-        var task: Task<Void, any Error>?
+        var running: (group: ServiceGroup, task: Task<Void, any Error>)?
     }
 
     private let state = Mutex(State())
@@ -233,19 +235,22 @@ public final class FakeOpenAIServer: Sendable {
             })
         // Startup lines at info would drown test output.
         app.logger.logLevel = .warning
+        // Run under our own service group so `stop()` can shut down gracefully: cancelling
+        // the application instead makes Hummingbird log errors for every open connection.
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: app.logger))
         let task = Task {
             defer { portContinuation.finish() }
-            try await app.run()
+            try await group.run()
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
+            await group.triggerGracefulShutdown()
             _ = await task.result
             throw StartError(message: "the fake OpenAI server did not start on 127.0.0.1: is the loopback interface up?")
         }
         state.withLock {
             $0.port = port
-            $0.task = task
+            $0.running = (group, task)
         }
         guard let url = URL(string: "http://127.0.0.1:\(port)/v1") else {
             throw StartError(message: "could not form the fake server's URL for port \(port)")
@@ -255,12 +260,13 @@ public final class FakeOpenAIServer: Sendable {
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
-            defer { state.task = nil }
-            return state.task
+        let running = state.withLock { state -> (group: ServiceGroup, task: Task<Void, any Error>)? in
+            defer { state.running = nil }
+            return state.running
         }
-        task?.cancel()
-        _ = await task?.result
+        guard let running else { return }
+        await running.group.triggerGracefulShutdown()
+        _ = await running.task.result
     }
 
     /// Runs `body` with a started server and stops it afterwards, also when `body` throws.

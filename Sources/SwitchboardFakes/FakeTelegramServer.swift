@@ -219,6 +219,15 @@ public final class FakeTelegramServer: Sendable {
     /// Replaces the token the fake accepts (others get `401 Unauthorized`).
     public func setToken(_ token: String) { state.withLock { $0.token = token } }
 
+    /// Sets (or with `nil` removes) the registered webhook, as if `setWebhook` had been called
+    /// earlier; while one is set, `getUpdates` answers 409 as Telegram does.
+    public func setWebhookURL(_ url: String?, secret: String? = nil) {
+        state.withLock {
+            $0.webhookURL = url
+            $0.webhookSecret = url == nil ? nil : secret
+        }
+    }
+
     /// Queues an Update (a JSON object with `update_id`) for `getUpdates`.
     public func enqueueUpdate(json: String) throws {
         struct Header: Decodable { var update_id: Int64 }

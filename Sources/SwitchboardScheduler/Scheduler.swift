@@ -77,7 +77,8 @@ public final class Scheduler: Service, Sendable {
         logger.info("scheduler stopped")
     }
 
-    /// Carries out everything due now: outbox deliveries, then reminders, until nothing is left.
+    /// Carries out everything due now — outbox deliveries, owed replies, reminders — until
+    /// nothing is left.
     /// Returns how many items it handled. Tests call this directly with a manual clock.
     @discardableResult
     public func runDue() async throws -> Int {
@@ -87,10 +88,12 @@ public final class Scheduler: Service, Sendable {
             let leaseUntil = clock.now(plusReal: configuration.lease)
             let entries = try await store.claimDueOutbox(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
             for entry in entries { await deliver(entry) }
+            let replies = try await store.claimDueReplies(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
+            for chat in replies { await reply(to: chat) }
             let due = try await store.claimDueFollowUps(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
             for item in due { await fire(item) }
-            if entries.isEmpty && due.isEmpty { break }
-            handled += entries.count + due.count
+            if entries.isEmpty && replies.isEmpty && due.isEmpty { break }
+            handled += entries.count + replies.count + due.count
         }
         return handled
     }

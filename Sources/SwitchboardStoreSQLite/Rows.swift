@@ -23,7 +23,7 @@ extension SQLiteStore {
             id: row["id"], channelID: row["channel_id"], conversationKey: row["conversation_key"], employeeID: row["employee_id"],
             title: row["title"], clientName: row["client_name"], createdAt: date(row["created_at"])!,
             lastClientMessageAt: date(row["last_client_message_at"]), unreachable: row["unreachable"],
-            aiPausedUntil: date(row["ai_paused_until"]), autoReplyPeriod: date(row["auto_reply_period"]))
+            aiPausedUntil: date(row["ai_paused_until"]), replyDueAt: date(row["reply_due_at"]))
     }
 
     static func message(_ row: Row) -> StoredMessage {
@@ -56,19 +56,22 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 INSERT INTO chats (id, channel_id, conversation_key, employee_id, title, client_name, search_text, created_at,
-                                   last_client_message_at, unreachable, ai_paused_until, auto_reply_period)
+                                   last_client_message_at, unreachable, ai_paused_until, reply_due_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
                   employee_id = excluded.employee_id, title = excluded.title, client_name = excluded.client_name,
                   search_text = excluded.search_text, last_client_message_at = excluded.last_client_message_at,
                   unreachable = excluded.unreachable, ai_paused_until = excluded.ai_paused_until,
-                  auto_reply_period = excluded.auto_reply_period
+                  reply_due_at = excluded.reply_due_at,
+                  -- A changed debt is a new piece of work: whoever leased the old one lets go.
+                  reply_lease_owner = CASE WHEN chats.reply_due_at IS excluded.reply_due_at THEN chats.reply_lease_owner END,
+                  reply_lease_until = CASE WHEN chats.reply_due_at IS excluded.reply_due_at THEN chats.reply_lease_until END
                 """,
             arguments: [
                 chat.id, chat.channelID, chat.conversationKey, chat.employeeID, chat.title, chat.clientName,
                 SearchText.index(title: chat.title, clientName: chat.clientName), chat.createdAt.timeIntervalSince1970,
                 chat.lastClientMessageAt?.timeIntervalSince1970, chat.unreachable, chat.aiPausedUntil?.timeIntervalSince1970,
-                chat.autoReplyPeriod?.timeIntervalSince1970,
+                chat.replyDueAt?.timeIntervalSince1970,
             ])
     }
 

@@ -39,7 +39,9 @@ public final class SQLiteStore: Store {
                   last_client_message_at REAL,
                   unreachable INTEGER NOT NULL DEFAULT 0,
                   ai_paused_until REAL,
-                  auto_reply_period REAL,
+                  reply_due_at REAL,
+                  reply_lease_owner TEXT,
+                  reply_lease_until REAL,
                   UNIQUE (channel_id, conversation_key));
                 CREATE TABLE messages (
                   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -57,6 +59,7 @@ public final class SQLiteStore: Store {
                 CREATE UNIQUE INDEX messages_inbound_id ON messages(channel_id, provider_message_id)
                   WHERE provider_message_id IS NOT NULL AND author IN ('client', 'system');
                 CREATE INDEX messages_chat ON messages(chat_id, id);
+                CREATE INDEX chats_reply_due ON chats(reply_due_at) WHERE reply_due_at IS NOT NULL;
                 CREATE TABLE followups (
                   chat_id TEXT PRIMARY KEY REFERENCES chats(id),
                   employee_id TEXT NOT NULL,
@@ -117,7 +120,9 @@ public final class SQLiteStore: Store {
 
     // MARK: - Chats and messages
 
-    public func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult {
+    public func recordInbound(
+        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: (@Sendable (inout Chat) -> Void)?
+    ) async throws -> InboundResult {
         try await db.write { db in
             if let id = message.providerMessageID,
                 try Int.fetchOne(
@@ -144,6 +149,7 @@ public final class SQLiteStore: Store {
                 // A client who writes again can be reached again.
                 chat.unreachable = false
             }
+            chatChange?(&chat)
             try Self.saveChat(db, chat)
             try db.execute(
                 sql: """
@@ -286,11 +292,17 @@ public final class SQLiteStore: Store {
 
     // MARK: - Outbox
 
-    public func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry? {
+    public func enqueue(
+        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws -> OutboxEntry? {
         try await db.write { db in
-            guard let chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
+            guard var chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
             if try Int.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE chat_id = ? AND idempotency_key = ?", arguments: [entry.chatID, entry.idempotencyKey]) != nil {
                 return nil
+            }
+            if let chatChange {
+                chatChange(&chat)
+                try Self.saveChat(db, chat)
             }
             if let followUp { try Self.transition(db, chat: chat, followUp) }
             try db.execute(
@@ -329,6 +341,25 @@ public final class SQLiteStore: Store {
                 result.append(entry)
             }
             return result
+        }
+    }
+
+    public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat] {
+        try await db.write { db in
+            let t = now.timeIntervalSince1970
+            let ids = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT id FROM chats
+                    WHERE reply_due_at IS NOT NULL AND reply_due_at <= ? AND (reply_lease_until IS NULL OR reply_lease_until <= ?)
+                    ORDER BY reply_due_at LIMIT ?
+                    """,
+                arguments: [t, t, limit])
+            for id in ids {
+                try db.execute(sql: "UPDATE chats SET reply_lease_owner = ?, reply_lease_until = ? WHERE id = ?",
+                               arguments: [owner, leaseUntil.timeIntervalSince1970, id])
+            }
+            return try ids.compactMap { try Self.fetchChat(db, id: $0) }
         }
     }
 
@@ -375,6 +406,7 @@ public final class SQLiteStore: Store {
                 try Double.fetchOne(db, sql: "SELECT min(max(sends_at, coalesce(lease_until, 0))) FROM followups WHERE status = 'scheduled'"),
                 try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"),
                 try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM outbox WHERE status = 'sending'"),
+                try Double.fetchOne(db, sql: "SELECT min(max(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL"),
             ].compactMap { $0 }
             return candidates.min().map { Date(timeIntervalSince1970: $0) }
         }

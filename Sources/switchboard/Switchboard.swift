@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import SwitchboardConfig
 import SwitchboardCore
+import SwitchboardServer
 
 @main
 struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Connects AI employees to Telegram, WhatsApp, a website widget and email, with Auto Follow-up.",
-        subcommands: [Check.self, Simulate.self, Followups.self])
+        subcommands: [Serve.self, Check.self, Simulate.self, Followups.self])
 }
 
 /// `--config`, shared by every command.

@@ -199,7 +199,10 @@ import Testing
         await server.stop()
         let sleeper = SleepRecorder()
         let error = try #require(
-            await compositionError { try await composer(server, baseURL: baseURL, maxRetries: 1, sleeper: sleeper).compose(request(.reply)) })
+            await compositionError {
+                // AsyncHTTPClient keeps trying to connect until the deadline, hence the short timeout.
+                try await composer(server, baseURL: baseURL, timeout: .milliseconds(150), maxRetries: 1, sleeper: sleeper).compose(request(.reply))
+            })
         #expect(error.isRetryable)
         #expect(error.message.contains("composer.base_url"))
         #expect(sleeper.recorded.count == 1)

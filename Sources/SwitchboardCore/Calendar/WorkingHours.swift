@@ -12,7 +12,7 @@ public struct LocalTime: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Parses `HH:MM` (00:00 … 24:00).
     public init?(_ text: some StringProtocol) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2,
+        guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, parts.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }),
             let h = Int(parts[0]), let m = Int(parts[1]), (0...24).contains(h), (0..<60).contains(m)
         else { return nil }
         self.init(minutes: h * 60 + m)
@@ -76,7 +76,7 @@ public struct LocalDate: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Parses `YYYY-MM-DD`.
     public init?(_ text: String) {
         let p = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2,
+        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2, p.allSatisfy({ $0.allSatisfy(\.isASCIIDigit) }),
             let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2])
         else { return nil }
         self.init(year: y, month: m, day: d)
@@ -116,6 +116,10 @@ public struct LocalDate: Sendable, Hashable, Comparable, CustomStringConvertible
         let m = mp + (mp < 10 ? 3 : -9)
         return (m <= 2 ? y + 1 : y, m, d)
     }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }
 
 /// When an employee works: a weekly pattern in one IANA time zone, with special days that
@@ -165,14 +169,16 @@ public struct WorkingHours: Sendable, Hashable {
             let date = today.adding(days: offset)
             for interval in intervals(on: date) {
                 let span = instants(of: interval, on: date)
-                if span.end <= instant { continue }
+                // `span.end <= span.start`: the interval lies entirely in a DST gap and has no instants.
+                if span.end <= instant || span.end <= span.start { continue }
                 return max(span.start, instant)
             }
         }
         return nil
     }
 
-    /// The working spans that overlap `[from, to)`, clipped to it, in order.
+    /// The working spans that overlap `[from, to)`, clipped to it, in order; spans that touch
+    /// (an interval ending at 24:00 and the next day's starting at 00:00) are merged into one.
     public func workingSpans(from: Date, to: Date) -> [DateInterval] {
         guard from < to else { return [] }
         var result: [DateInterval] = []
@@ -183,7 +189,12 @@ public struct WorkingHours: Sendable, Hashable {
                 let span = instants(of: interval, on: date)
                 let s = max(span.start, from)
                 let e = min(span.end, to)
-                if s < e { result.append(DateInterval(start: s, end: e)) }
+                guard s < e else { continue }
+                if let last = result.last, last.end >= s {
+                    result[result.count - 1] = DateInterval(start: last.start, end: max(last.end, e))
+                } else {
+                    result.append(DateInterval(start: s, end: e))
+                }
             }
             date = date.adding(days: 1)
         }

@@ -13,13 +13,16 @@ public struct TransitionRejected: Error, Sendable {
 
 /// Durable state of the gateway. Every method is one transaction; implementations must pass
 /// `StoreContractSuite` in SwitchboardTesting.
-public protocol Store: Sendable {
+public protocol Store: CursorStore {
     // MARK: Chats and messages
 
     /// Stores a client's message, creating its chat on first contact, and applies `followUp`.
     /// Returns `.duplicate` — and changes nothing — when the channel already has a message with
     /// this provider id.
-    func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult
+    /// `chatChange` runs on the chat after the message is recorded on it, in the same transaction.
+    func recordInbound(
+        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: (@Sendable (inout Chat) -> Void)?
+    ) async throws -> InboundResult
     /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
     func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
     func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
@@ -46,11 +49,15 @@ public protocol Store: Sendable {
 
     /// Queues a message for delivery, records what composing it cost, and applies `followUp`.
     /// Returns `nil` when an entry with the same idempotency key exists.
-    func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry?
+    func enqueue(
+        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws -> OutboxEntry?
     /// Leases entries due at `now` for delivery. Entries whose earlier lease ran out mid-delivery
     /// come back with `interrupted` set: the provider may or may not have them.
     func claimDueOutbox(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [OutboxEntry]
     /// Records a delivery attempt's outcome; on `.sent` the message joins the chat history.
+    /// Leases chats whose `replyDueAt` has come, for composing the employee's answer.
+    func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat]
     func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws
     func outbox(chatID: String) async throws -> [OutboxEntry]
 
@@ -250,6 +257,14 @@ public enum SearchText {
 }
 
 extension Store {
+    public func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult {
+        try await recordInbound(message, employeeID: employeeID, followUp: followUp, chatChange: nil)
+    }
+
+    public func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry? {
+        try await enqueue(entry, usage: usage, chatChange: nil, followUp: followUp)
+    }
+
     /// Looks up a chat that must exist.
     public func existingChat(id: String) async throws -> Chat {
         guard let chat = try await chat(id: id) else { throw StoreError.unknownChat(id) }

@@ -76,13 +76,14 @@ public struct Chat: Sendable, Hashable, Identifiable {
     public var unreachable: Bool
     /// A human operator wrote recently: the AI stays quiet until then.
     public var aiPausedUntil: Date?
-    /// The closed period (its start) in which the auto-reply was last sent.
-    public var autoReplyPeriod: Date?
+    /// The employee owes the client an answer from this moment (the next working moment when
+    /// the client wrote outside working hours); `nil` when nothing is owed.
+    public var replyDueAt: Date?
 
     public init(
         id: String, channelID: String, conversationKey: String, employeeID: String, title: String,
         clientName: String? = nil, createdAt: Date, lastClientMessageAt: Date? = nil, unreachable: Bool = false,
-        aiPausedUntil: Date? = nil, autoReplyPeriod: Date? = nil
+        aiPausedUntil: Date? = nil, replyDueAt: Date? = nil
     ) {
         self.id = id
         self.channelID = channelID
@@ -94,7 +95,7 @@ public struct Chat: Sendable, Hashable, Identifiable {
         self.lastClientMessageAt = lastClientMessageAt
         self.unreachable = unreachable
         self.aiPausedUntil = aiPausedUntil
-        self.autoReplyPeriod = autoReplyPeriod
+        self.replyDueAt = replyDueAt
     }
 }
 

@@ -73,6 +73,8 @@ public struct FollowUpPlanner: Sendable {
                 cancel(&state, reason: .clientOptedOut, at: at, log: &log, always: true)
             } else {
                 cancel(&state, reason: .clientReplied, at: at, log: &log)
+                // A reminder the switch-off interrupted is not resumed once the client has replied.
+                if state.optOut != nil { state.step = nil }
             }
 
         case .reminderQueued(let step, _):
@@ -97,15 +99,19 @@ public struct FollowUpPlanner: Sendable {
 
         case .chatFollowUp(let enabled, let at):
             if !enabled {
+                // Already off: switching off again must not forget the reminder to resume.
+                guard state.optOut != .admin else { return log }
                 state.optOut = .admin
                 cancel(&state, reason: .chatDisabled, at: at, log: &log, always: true)
             } else {
                 let wasStoppedByOptOut = state.optOut != nil && state.status == .cancelled
                     && [.chatDisabled, .clientOptedOut].contains(state.lastReason)
                 state.optOut = nil
-                // Switching back on resumes a chain the switch-off stopped, from its anchor.
-                if wasStoppedByOptOut, let anchor = state.anchor, armingBlocked(state: state, facts: facts) == nil {
-                    planStep(from: state.step ?? 1, anchor: anchor, now: at, reason: .chatEnabled, state: &state, facts: facts, log: &log)
+                // Switching back on resumes a reminder the switch-off stopped, from its anchor. `cancel`
+                // keeps `step` only when it stopped a pending reminder: a chain that had finished or that
+                // the client had already answered has no step, and is not restarted.
+                if wasStoppedByOptOut, let anchor = state.anchor, let step = state.step, armingBlocked(state: state, facts: facts) == nil {
+                    planStep(from: step, anchor: anchor, now: at, reason: .chatEnabled, state: &state, facts: facts, log: &log)
                 }
             }
 

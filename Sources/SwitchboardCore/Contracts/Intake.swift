@@ -1,0 +1,12 @@
+/// Receives normalized inbound messages from channels.
+public protocol InboundIntake: Sendable {
+    /// Stores the messages (deduplicated) and schedules the employee's answer. Returns once
+    /// they are durable: only then may the provider be acknowledged.
+    func receive(_ messages: [InboundMessage]) async throws
+}
+
+/// Durable named strings a channel keeps across restarts.
+public protocol CursorStore: Sendable {
+    func cursor(_ name: String) async throws -> String?
+    func setCursor(_ name: String, to value: String) async throws
+}

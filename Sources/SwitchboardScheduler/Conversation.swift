@@ -1,0 +1,124 @@
+public import Foundation
+import Synchronization
+public import Logging
+public import SwitchboardCore
+
+/// The message flow between clients and employees: stores what channels receive, cancels the
+/// pending reminder, and records what the employee owes — the scheduler does the rest.
+public final class Conversation: InboundIntake, Sendable {
+    let store: any Store
+    let roster: LiveRoster
+    let senders: ChannelSenders
+    let clock: any WallClock
+    let scheduler: Scheduler
+    let operatorPause: Duration
+    let logger: Logger
+
+    public init(
+        store: any Store, roster: LiveRoster, senders: ChannelSenders, clock: any WallClock, scheduler: Scheduler,
+        operatorPause: Duration = .seconds(15 * 60), logger: Logger
+    ) {
+        self.store = store
+        self.roster = roster
+        self.senders = senders
+        self.clock = clock
+        self.scheduler = scheduler
+        self.operatorPause = operatorPause
+        self.logger = logger
+    }
+
+    /// Stores each message once; for a new one, cancels the pending reminder and schedules the
+    /// answer (and the auto-reply outside working hours). Durable when it returns.
+    public func receive(_ messages: [InboundMessage]) async throws {
+        var newWork = false
+        for var message in messages {
+            guard let employee = roster.roster.employee(forChannel: message.channelID) else {
+                logger.error("message for a channel with no employee", metadata: ["channel.id": "\(message.channelID)"])
+                continue
+            }
+            // Gateway time orders the conversation (and runs scaled in demos); the provider's
+            // timestamp is not trusted to agree with our clock.
+            let now = clock.now()
+            message.receivedAt = now
+            let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: message.channelID))
+            let policy = ReplyPolicy(employee: employee)
+            let outcome = OutcomeBox()
+            let incoming = message
+            let result = try await store.recordInbound(
+                message, employeeID: employee.id,
+                followUp: { state, _ in
+                    if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state) }
+                    if incoming.isEdit { return [] }
+                    return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state)
+                },
+                chatChange: { chat in
+                    let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
+                    chat.replyDueAt = decided.replyDueAt
+                    outcome.set(decided)
+                })
+            guard case .stored(let chat, _) = result else {
+                logger.debug("duplicate delivery ignored", metadata: ["channel.id": "\(message.channelID)"])
+                continue
+            }
+            newWork = true
+            if let autoReply = outcome.get()?.autoReply {
+                _ = try await store.enqueue(
+                    NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now),
+                    usage: nil, followUp: nil)
+            }
+        }
+        if newWork { scheduler.nudge() }
+    }
+
+    /// A human operator writes in a chat as the employee: the message is queued, the AI steps
+    /// back for the operator pause, and — once delivered — it arms the follow-up chain.
+    public func sendOperatorMessage(chatID: String, text: String) async throws -> OutboxEntry {
+        let now = clock.now()
+        let pausedUntil = clock.now(plusReal: operatorPause)
+        let entry = NewOutboxEntry(
+            chatID: chatID, purpose: .operator, idempotencyKey: "operator:\(UUID().uuidString)", text: text, author: .operator, notBefore: now)
+        guard let queued = try await store.enqueue(entry, usage: nil, chatChange: { chat in
+            chat.aiPausedUntil = pausedUntil
+            // The operator answers instead of the AI.
+            chat.replyDueAt = nil
+        }, followUp: nil) else {
+            throw StoreError.unknownChat(chatID)
+        }
+        scheduler.nudge()
+        return queued
+    }
+
+    /// Switches follow-up off or on for one chat.
+    public func setFollowUp(chatID: String, enabled: Bool) async throws -> FollowUpState {
+        let chat = try await store.existingChat(id: chatID)
+        guard let employee = roster.roster.employees[chat.employeeID] else { throw StoreError.unknownChat(chatID) }
+        let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: chat.channelID))
+        let now = clock.now()
+        let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable)
+        let state = try await store.updateFollowUp(chatID: chatID) { state, _ in
+            planner.apply(.chatFollowUp(enabled: enabled, at: now), to: &state, facts: facts)
+        }
+        scheduler.nudge()
+        return state
+    }
+
+    /// Re-plans every pending reminder after the employees' chains changed in config.
+    public func replan(roster newRoster: Roster) async throws {
+        roster.replace(with: newRoster)
+        let now = clock.now()
+        for employee in newRoster.employees.values {
+            let planner = FollowUpPlanner(employee: employee)
+            _ = try await store.updatePendingFollowUps(employeeID: employee.id) { state, _ in
+                planner.apply(.chainChanged(at: now), to: &state)
+            }
+        }
+        scheduler.nudge()
+    }
+}
+
+/// Carries a value out of a store transaction's closure.
+private final class OutcomeBox: Sendable {
+    private let value = Mutex<ReplyPolicy.Outcome?>(nil)
+    func set(_ outcome: ReplyPolicy.Outcome) { value.withLock { $0 = outcome } }
+    func get() -> ReplyPolicy.Outcome? { value.withLock { $0 } }
+}

@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import Foundation
+public import Hummingbird
+public import Logging
+import ServiceLifecycle
+import SwitchboardChannelKit
+import SwitchboardComposer
+public import SwitchboardConfig
+public import SwitchboardCore
+public import SwitchboardScheduler
+import SwitchboardStoreSQLite
+
+/// What the host can change about a gateway beyond its config — mostly for tests and demos.
+public struct GatewayOptions: Sendable {
+    /// Time source; default: real time, scaled by `time_scale`.
+    public var clock: (any WallClock)?
+    /// Overrides the composer the config describes.
+    public var composer: (any Composer)?
+    /// Overrides `server.listen`; port 0 picks a free port.
+    public var host: String?
+    public var port: Int?
+    /// Called with the bound port once the server accepts connections.
+    public var onServerRunning: @Sendable (Int) async -> Void
+    public var logger: Logger
+
+    public init(
+        clock: (any WallClock)? = nil, composer: (any Composer)? = nil, host: String? = nil, port: Int? = nil,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, logger: Logger = Logger(label: "switchboard")
+    ) {
+        self.clock = clock
+        self.composer = composer
+        self.host = host
+        self.port = port
+        self.onServerRunning = onServerRunning
+        self.logger = logger
+    }
+}
+
+/// The whole gateway, wired from its config: the one composition root that `switchboard serve`
+/// and the tests both use.
+///
+/// Service order (start in order, stop in reverse): HTTP client → channels → scheduler → HTTP
+/// server — so on SIGTERM the server stops accepting first, in-flight sends finish, and the
+/// store is closed last (when the gateway is released).
+public final class Gateway: Sendable {
+    public let config: GatewayConfig
+    public let store: any Store
+    public let clock: any WallClock
+    public let roster: LiveRoster
+    public let senders: ChannelSenders
+    public let scheduler: Scheduler
+    public let conversation: Conversation
+    public let composer: any Composer
+    let channels: [String: any Channel]
+    let httpClient: HTTPClient
+    let metrics = GatewayMetrics()
+    let options: GatewayOptions
+    let logger: Logger
+
+    public init(config: GatewayConfig, options: GatewayOptions = GatewayOptions()) throws {
+        self.config = config
+        self.options = options
+        self.logger = options.logger
+        let clock = options.clock ?? ScaledClock(scale: config.timeScale)
+        self.clock = clock
+        let store = try SQLiteStore(path: config.storage.sqlitePath)
+        self.store = store
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.httpClient = httpClient
+        let roster = LiveRoster(config.roster)
+        self.roster = roster
+        let senders = ChannelSenders()
+        self.senders = senders
+
+        let composer: any Composer
+        if let override = options.composer {
+            composer = override
+        } else if let baseURL = config.composer.baseURL {
+            composer = OpenAIComposer(
+                configuration: OpenAIComposer.Configuration(
+                    baseURL: baseURL, apiKey: config.composer.apiKey, model: config.composer.model, temperature: config.composer.temperature,
+                    maxTokens: config.composer.maxTokens,
+                    maxTokensField: OpenAIComposer.MaxTokensField(name: config.composer.maxTokensField) ?? .maxTokens,
+                    timeout: .seconds(config.composer.timeoutSeconds)),
+                httpClient: httpClient, logger: options.logger)
+        } else {
+            composer = OfflineComposer()
+        }
+        self.composer = composer
+
+        var schedulerConfiguration = Scheduler.Configuration()
+        schedulerConfiguration.historyLimit = config.conversation.historyLimit
+        let scheduler = Scheduler(
+            store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,
+            configuration: schedulerConfiguration)
+        self.scheduler = scheduler
+        let conversation = Conversation(
+            store: store, roster: roster, senders: senders, clock: clock, scheduler: scheduler, operatorPause: config.conversation.operatorPause,
+            logger: options.logger)
+        self.conversation = conversation
+
+        // A channel that cannot be built is reported and left out; the others keep working.
+        var channels: [String: any Channel] = [:]
+        for channelConfig in config.channels where channelConfig.enabled {
+            guard let type = ChannelRegistry.type(named: channelConfig.type) else { continue }
+            var channelLogger = options.logger
+            channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
+            let environment = ChannelEnvironment(
+                channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
+                intake: conversation, cursors: store, publicURL: config.server.publicURL)
+            do {
+                let channel = try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
+                channels[channelConfig.id] = channel
+                senders.set(channel, forChannel: channelConfig.id)
+            } catch {
+                channelLogger.error("channel disabled: it could not be created", metadata: ["error": "\(error)"])
+            }
+        }
+        self.channels = channels
+    }
+
+    /// The HTTP application with every service attached, ready to `runService()`.
+    public func application() -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: LogRequestsMiddleware(.debug))
+        addHealthRoutes(to: router)
+        addWebhookRoutes(to: router)
+        addAdminRoutes(to: router)
+        let logger = self.logger
+        var services: [any Service] = [HTTPClientService(client: httpClient)]
+        services += channels.values.sorted { $0.id < $1.id }.map { ChannelRunner(channel: $0, senders: senders, logger: logger) as any Service }
+        services.append(scheduler)
+        let onServerRunning = options.onServerRunning
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host ?? config.server.host, port: options.port ?? config.server.port), serverName: "switchboard"),
+            services: services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("gateway listening", metadata: ["server.port": "\(port)"])
+                await onServerRunning(port)
+            },
+            logger: logger)
+    }
+
+    func channel(id: String) -> (any Channel)? { channels[id] }
+}
+
+/// Shuts the shared HTTP client down after everything that uses it has stopped.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
+
+/// Runs a channel's background work. A channel that fails is reported and disabled — it
+/// stops sending and receiving — while the rest of the gateway keeps working.
+struct ChannelRunner: Service {
+    let channel: any Channel
+    let senders: ChannelSenders
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await channel.run() }
+        } catch is CancellationError {
+        } catch {
+            logger.error("channel disabled: it failed while running", metadata: ["channel.id": "\(channel.id)", "error": "\(error)"])
+            senders.set(nil, forChannel: channel.id)
+        }
+        try? await gracefulShutdown()
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardChannelKit
+import SwitchboardCore
+
+extension Gateway {
+    func addHealthRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in "ok" }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
+        }
+    }
+
+    /// `/webhooks/<channel-id>`: the channel verifies and normalizes; the gateway stores the
+    /// messages durably and only then answers the provider.
+    func addWebhookRoutes(to router: Router<BasicRequestContext>) {
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+            let id = try context.parameters.require("channel")
+            guard let channel = self.channel(id: id) else {
+                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running channel '\(id)'")))
+            }
+            let limit = self.config.server.maxBodyBytes
+            if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+                self.metrics.webhook(channel: id, status: 413)
+                return Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "body over \(limit) bytes")))
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                self.metrics.webhook(channel: id, status: 413)
+                return Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "body over \(limit) bytes")))
+            }
+            var headers: [String: String] = [:]
+            for field in request.headers where headers[field.name.canonicalName] == nil {
+                headers[field.name.canonicalName] = field.value
+            }
+            var query: [String: String] = [:]
+            for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
+                query[String(key)] = String(value)
+            }
+            let webhook = WebhookRequest(method: request.method.rawValue, query: query, headers: headers, body: Array(buffer: body))
+            let response: WebhookResponse
+            switch await channel.handleWebhook(webhook) {
+            case .respond(let answer):
+                response = answer
+            case .accept(let messages, let answer):
+                do {
+                    try await self.conversation.receive(messages)
+                    for message in messages { self.metrics.inbound(channel: id, outcome: message.isEdit ? "edit" : "stored") }
+                } catch {
+                    // Not stored, so not acknowledged: the provider will deliver it again.
+                    context.logger.error("storing inbound messages failed", metadata: ["channel.id": "\(id)", "error": "\(error)"])
+                    self.metrics.webhook(channel: id, status: 503)
+                    return Response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
+                }
+                response = answer
+            }
+            self.metrics.webhook(channel: id, status: response.status)
+            return Response(
+                status: .init(code: response.status), headers: [.contentType: response.contentType],
+                body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+        }
+        router.post("/webhooks/{channel}", use: handler)
+        router.get("/webhooks/{channel}", use: handler)
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SwitchboardConfig
+import SwitchboardServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway: webhooks, channels, the scheduler, the admin API and pages.")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Listen on HOST:PORT instead of server.listen.") var listen: String?
+    @Option(name: .customLong("time-scale"), help: "Run simulated time N times faster (overrides time_scale).") var timeScale: Double?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+
+    func run() async throws {
+        var config = try options.load()
+        if let timeScale {
+            guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
+            config.timeScale = timeScale
+        }
+        var gatewayOptions = GatewayOptions()
+        if let listen {
+            let parts = listen.split(separator: ":")
+            guard parts.count >= 2, let port = Int(parts.last!) else { throw ValidationError("--listen must be HOST:PORT") }
+            gatewayOptions.host = parts.dropLast().joined(separator: ":")
+            gatewayOptions.port = port
+        }
+        var logger = Logger(label: "switchboard")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        gatewayOptions.logger = logger
+        let gateway = try Gateway(config: config, options: gatewayOptions)
+        logger.info("starting", metadata: [
+            "config": "\(options.config)", "storage.sqlite": "\(config.storage.sqlitePath)", "time_scale": "\(config.timeScale)",
+            "composer": "\(config.composer.baseURL == nil ? "offline (not AI)" : config.composer.model)",
+        ])
+        try await gateway.application().runService()
+    }
+}
