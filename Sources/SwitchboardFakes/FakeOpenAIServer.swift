@@ -14,8 +14,9 @@ import Synchronization
 /// ```swift
 /// try await FakeOpenAIServer.run { server in
 ///     server.enqueue(.rateLimited(retryAfterMilliseconds: 10))
-///     let composer = OpenAIComposer(configuration: .init(baseURL: server.baseURL, model: "m"), …)
-///     …
+///     let composer = OpenAIComposer(
+///         configuration: .init(baseURL: server.baseURL, model: "gpt-4o-mini"), httpClient: .shared, logger: logger)
+///     _ = try await composer.compose(request)
 ///     #expect(server.requests.count == 2)
 /// }
 /// ```
@@ -218,7 +219,7 @@ public final class FakeOpenAIServer: Sendable {
         }
     }
 
-    /// Starts listening on 127.0.0.1 on a free port; returns the base URL (with `/v1`).
+    /// Starts listening on 127.0.0.1 on a free port; returns the base URL (with `/v1`). Call once.
     @discardableResult
     public func start() async throws -> URL {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

@@ -59,10 +59,12 @@ public final class Scheduler: Service, Sendable {
     /// Tells the scheduler that new work may be due (a reminder was armed, a message queued).
     public func nudge() { wake.signal() }
 
+    /// Runs until cancelled or until graceful shutdown; on graceful shutdown the pass under way
+    /// finishes — a message being sent is sent and recorded — and no new pass starts.
     public func run() async throws {
         logger.info("scheduler started", metadata: ["scheduler.owner": "\(configuration.owner)"])
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try await self.runDue()
                     try await self.sleepUntilNextWork()
@@ -73,6 +75,8 @@ public final class Scheduler: Service, Sendable {
                     try? await self.clock.sleep(until: self.clock.now(plusReal: .seconds(1)))
                 }
             }
+        } onGracefulShutdown: {
+            self.wake.signal()
         }
         logger.info("scheduler stopped")
     }
@@ -83,7 +87,7 @@ public final class Scheduler: Service, Sendable {
     @discardableResult
     public func runDue() async throws -> Int {
         var handled = 0
-        while !Task.isCancelled {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let now = clock.now()
             let leaseUntil = clock.now(plusReal: configuration.lease)
             let entries = try await store.claimDueOutbox(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)

@@ -184,7 +184,7 @@ import Testing
 
     @Test func aSlowServerTimesOut() async throws {
         try await FakeOpenAIServer.run { server in
-            server.respond(with: .init(body: "{}", delay: .milliseconds(400)))
+            server.respond(with: .init(body: "{}", delay: .milliseconds(300)))
             let error = try #require(
                 await compositionError { try await composer(server, timeout: .milliseconds(100), maxRetries: 0).compose(request(.reply)) })
             #expect(error.isRetryable)

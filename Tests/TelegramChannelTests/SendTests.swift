@@ -190,3 +190,43 @@ struct SendTests {
         #expect(error?.kind == .permanent)
     }
 }
+
+@Suite("Telegram text splitting")
+struct SplittingTests {
+    static let texts: [String] = [
+        String(repeating: "a", count: 4096),
+        String(repeating: "a", count: 4096) + " ",
+        "  " + String(repeating: "a", count: 4096) + " b",
+        String(repeating: "Windows line\r\n", count: 700),
+        String(repeating: "Short sentence. ", count: 600),
+        String(repeating: "é", count: 5000),
+        String(repeating: "👩🏽‍💻", count: 1000),
+        (1...900).map { "w\($0)" }.joined(separator: " ") + "\n\n" + String(repeating: "x ", count: 2500),
+        "Intro\n\n" + String(repeating: "long sentence without a stop ", count: 400),
+    ]
+
+    @Test(arguments: texts.indices)
+    func partsFitAndKeepEveryVisibleCharacter(index: Int) async throws {
+        let text = Self.texts[index]
+        try await withFakeTelegram { telegram, apiBase in
+            let channel = makeChannel(apiBase: apiBase, token: FakeTelegramServer.defaultToken)
+            let receipt = try await channel.send(
+                OutboundMessage(chatID: "chat-1", channelID: testChannelID, conversationKey: "123456789", text: text))
+            let parts = telegram.sentMessages.map(\.text)
+            #expect(receipt.providerMessageIDs.count == parts.count)
+            #expect(parts.allSatisfy { !$0.isEmpty && $0.utf16.count <= 4096 })
+            if text.utf16.count <= 4096 {
+                #expect(parts == [text])
+            } else {
+                // No part starts or ends blank at a cut (the text's own ends are left alone).
+                #expect(parts.dropLast().allSatisfy { $0.last?.isWhitespace == false })
+                #expect(parts.dropFirst().allSatisfy { $0.first?.isWhitespace == false })
+                // Only whitespace at the cuts is dropped; no grapheme is altered.
+                #expect(Array(parts.joined().filter { !$0.isWhitespace }) == Array(text.filter { !$0.isWhitespace }))
+                // No needlessly small parts: each cut keeps at least half the limit, or the text
+                // had nothing better.
+                #expect(parts.count <= text.utf16.count / 2048 + 1)
+            }
+        }
+    }
+}

@@ -37,6 +37,7 @@ extension TelegramChannel {
 
         public static let defaultAPIBase = "https://api.telegram.org"
 
+        /// Settings as given, for code and tests; decoding from a channel file also validates them.
         public init(
             token: Secret, mode: Mode = .webhook, webhookSecret: Secret? = nil, apiBase: String = Configuration.defaultAPIBase,
             publicURL: String? = nil, pollTimeout: Int = 50, requestTimeout: Int = 30, maxBodyBytes: Int = 1 << 20

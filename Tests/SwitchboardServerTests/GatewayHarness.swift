@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import SwitchboardConfig
+import SwitchboardCore
+import SwitchboardFakes
+import SwitchboardServer
+import SwitchboardTesting
+import Testing
+
+/// A whole gateway on 127.0.0.1 with a fake Telegram and a fake OpenAI-compatible server,
+/// its config written to a temporary folder, and time in the test's hands.
+final class GatewayHarness: Sendable {
+    static let secret = "tg_test-secret_0123"
+    static let adminToken = "admin-token-for-tests-0123456789"
+
+    let directory: URL
+    let telegram = FakeTelegramServer()
+    let openAI = FakeOpenAIServer()
+    let gateway: Gateway
+    let clock: any WallClock
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    private let port = PortBox()
+    private let task: Task<Void, any Error>
+
+    /// - Parameters:
+    ///   - employeeYAML: the `employees:` list item(s), indented by two spaces.
+    init(employeeYAML: String = GatewayHarness.alexey, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"), extraConfig: String = "") async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-gw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
+        let telegramBase = try await telegram.start()
+        _ = try await openAI.start()
+        openAI.respond(text: "Hello from Alexey")
+        try """
+            admin: { token: \(GatewayHarness.adminToken) }
+            composer: { base_url: \(openAI.baseURL), api_key: sk-test, model: fake-model }
+            \(extraConfig)
+            employees:
+            \(employeeYAML)
+            """.write(to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        try """
+            type: telegram
+            id: tg
+            employee: alexey
+            token: \(FakeTelegramServer.defaultToken)
+            mode: webhook
+            webhook_secret: \(GatewayHarness.secret)
+            api_base: \(telegramBase)
+            """.write(to: directory.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
+        let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:])
+            .load(configPath: directory.appendingPathComponent("config.yaml").path)
+        self.clock = clock
+        var logger = Logger(label: "gateway-test")
+        logger.logLevel = .warning
+        let port = self.port
+        gateway = try Gateway(config: config, options: GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger))
+        let app = gateway.application()
+        task = Task { try await app.run() }
+        for _ in 0..<500 where port.get() == nil { try await Task.sleep(nanoseconds: 10_000_000) }
+        guard port.get() != nil else { throw ContractViolation(description: "gateway did not start") }
+    }
+
+    static let alexey = """
+          - id: alexey
+            name: Alexey
+            persona: Friendly concierge of the Riverside hotel.
+            working_hours:
+              timezone: Europe/Moscow
+              week: { mon: ["09:00-18:00"], tue: ["09:00-18:00"], wed: ["09:00-18:00"], thu: ["09:00-18:00"], fri: ["09:00-18:00"] }
+              outside_hours: { reply: auto, text: "We are closed now and will answer in the morning." }
+            auto_followup:
+              enabled: true
+              steps:
+                - { delay: { hours: 4 },  instruction: "Remind the user that we're available and ready to help" }
+                - { delay: { hours: 24 }, instruction: "Ask if the question is still relevant", once_per_chat: true }
+                - { delay: { hours: 48 }, instruction: "Say a warm goodbye and let them know we're always happy to help" }
+        """
+
+    var baseURL: String { "http://127.0.0.1:\(port.get() ?? 0)" }
+    var manualClock: ManualClock { clock as! ManualClock }
+
+    func shutdown() async {
+        task.cancel()
+        _ = await task.result
+        try? await client.shutdown()
+        await telegram.stop()
+        await openAI.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// POSTs a Telegram update to the webhook, as Telegram would.
+    func deliver(_ update: String, secret: String? = GatewayHarness.secret, path: String = "/webhooks/tg") async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let secret { request.headers.add(name: "X-Telegram-Bot-Api-Secret-Token", value: secret) }
+        request.body = .bytes(ByteBuffer(string: update))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
+    func get(_ path: String, token: String? = GatewayHarness.adminToken) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response = try await client.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 22)))
+    }
+
+    func post(_ path: String, json: String, token: String? = GatewayHarness.adminToken) async throws -> (Int, String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(string: json))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 22)))
+    }
+
+    private static let updateCounter = Counter()
+
+    /// A private text message from the client Ana K (chat 4242).
+    static func textUpdate(_ text: String, updateID: Int? = nil, chatID: Int64 = 4242) -> String {
+        let id = updateID ?? updateCounter.next()
+        return """
+            {"update_id": \(id), "message": {"message_id": \(id), "date": 1763633100, "text": "\(text)",
+             "from": {"id": \(chatID), "is_bot": false, "first_name": "Ana", "last_name": "K"},
+             "chat": {"id": \(chatID), "type": "private", "first_name": "Ana", "last_name": "K"}}}
+            """
+    }
+
+    var chat: Chat? {
+        get async throws { try await gateway.store.chat(channelID: "tg", conversationKey: "4242") }
+    }
+
+    var sentTexts: [String] { telegram.sentMessages.map(\.text) }
+}
+
+final class PortBox: Sendable {
+    private let value = Mutex<Int?>(nil)
+    func set(_ port: Int) { value.withLock { $0 = port } }
+    func get() -> Int? { value.withLock { $0 } }
+}
+
+final class Counter: Sendable {
+    private let value = Mutex(900_000)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+}
+
+/// Polls a condition for up to five real seconds.
+func eventually(_ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
+    for _ in 0..<1000 {
+        if try await condition() { return }
+        try await Task.sleep(nanoseconds: 5_000_000)
+    }
+    Issue.record("\(what) not met within 5 s")
+}
+
+import Synchronization
