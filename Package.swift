@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         // The long-running service that claims due reminders and carries out the plan.
@@ -113,7 +114,10 @@ let package = Package(
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(
             name: "SwitchboardComposerTests",
-            dependencies: ["SwitchboardComposer", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: [
+                "SwitchboardComposer", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "TelegramChannelTests",
