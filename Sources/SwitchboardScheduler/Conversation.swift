@@ -106,10 +106,12 @@ public final class Conversation: InboundIntake, Sendable {
     public func replan(roster newRoster: Roster) async throws {
         roster.replace(with: newRoster)
         let now = clock.now()
+        let senders = self.senders
         for employee in newRoster.employees.values {
-            let planner = FollowUpPlanner(employee: employee)
-            _ = try await store.updatePendingFollowUps(employeeID: employee.id) { state, _ in
-                planner.apply(.chainChanged(at: now), to: &state)
+            _ = try await store.updatePendingFollowUps(employeeID: employee.id) { state, chat in
+                let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: chat.channelID))
+                let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable)
+                return planner.apply(.chainChanged(at: now), to: &state, facts: facts)
             }
         }
         scheduler.nudge()

@@ -130,6 +130,7 @@ public final class Gateway: Sendable {
         var services: [any Service] = [HTTPClientService(client: httpClient)]
         services += channels.values.sorted { $0.id < $1.id }.map { ChannelRunner(channel: $0, senders: senders, logger: logger) as any Service }
         services.append(scheduler)
+        services.append(ConfigWatcher(configPath: config.configPath, current: config, conversation: conversation, logger: logger))
         let onServerRunning = options.onServerRunning
         return Application(
             router: router,

@@ -1,0 +1,61 @@
+import Foundation
+import SwitchboardConfig
+import SwitchboardCore
+import SwitchboardServer
+import SwitchboardTesting
+import Testing
+
+private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+@Suite struct ChannelRegistryTests {
+    /// Every channel folder is registered under its YAML type, and its sample decodes.
+    @Test func everyChannelFolderIsRegisteredAndItsSampleValidates() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Sources/Channels").path).sorted()
+        #expect(!folders.isEmpty)
+        for folder in folders {
+            let sample = try String(contentsOf: root.appendingPathComponent("Sources/Channels/\(folder)/sample.yaml"), encoding: .utf8)
+            let type = try #require(sample.split(separator: "\n").first { $0.hasPrefix("type:") }?.split(separator: ":")[1]
+                .trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init))
+            #expect(ChannelRegistry.type(named: type) != nil, "\(folder) is not registered")
+            let environment = Dictionary(uniqueKeysWithValues: ProcessInfo.processInfo.environment.map { ($0.key, $0.value) }).merging(
+                ["TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "secret_0123"], uniquingKeysWith: { _, new in new })
+            let sampleEmployee = sample.split(separator: "\n").first { $0.hasPrefix("employee:") }?.split(separator: ":")[1]
+                .trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? "alexey"
+            _ = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: environment).parse(
+                config: "employees:\n  - id: \(sampleEmployee)\n", file: "config.yaml", channels: [("Sources/Channels/\(folder)/sample.yaml", sample)],
+                baseDirectory: "/tmp")
+        }
+    }
+
+    @Test func theShippedConfigAndChannelsPassCheck() throws {
+        let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:])
+            .load(configPath: root.appendingPathComponent("config.yaml").path)
+        #expect(config.employees.map(\.id) == ["alexey"])
+        #expect(!config.channels.isEmpty)
+    }
+}
+
+@Suite(.serialized) struct ConfigReloadTests {
+    @Test func anEditedChainReplansPendingRemindersAndABrokenFileIsIgnored() async throws {
+        let h = try await GatewayHarness()
+        defer { Task { await h.shutdown() } }
+        _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
+        try await eventually("reply") { h.sentTexts.count == 1 }
+        let chat = try #require(try await h.chat)
+        try await eventually("armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T10:00:00Z") }
+
+        let path = h.directory.appendingPathComponent("config.yaml")
+        let original = try String(contentsOf: path, encoding: .utf8)
+        try original.replacingOccurrences(of: "{ delay: { hours: 4 },", with: "{ delay: { hours: 1 },").write(to: path, atomically: true, encoding: .utf8)
+        for _ in 0..<100 {
+            if try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z") { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z"), "re-planned from its anchor")
+
+        try "employees: [ {id: alexey, colour: red".write(to: path, atomically: true, encoding: .utf8)
+        try await Task.sleep(nanoseconds: 3_000_000_000)
+        #expect(try await h.get("/healthz", token: nil).0 == 200, "a bad file never takes the gateway down")
+        #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z"))
+    }
+}
