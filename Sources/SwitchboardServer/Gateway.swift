@@ -53,7 +53,7 @@ public final class Gateway: Sendable {
     public let composer: any Composer
     let channels: [String: any Channel]
     let httpClient: HTTPClient
-    let metrics = GatewayMetrics()
+    let metrics: GatewayMetrics
     let options: GatewayOptions
     let logger: Logger
 
@@ -63,7 +63,9 @@ public final class Gateway: Sendable {
         self.logger = options.logger
         let clock = options.clock ?? ScaledClock(scale: config.timeScale)
         self.clock = clock
-        let store = try SQLiteStore(path: config.storage.sqlitePath)
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        let store = try SQLiteStore(path: config.storage.sqlitePath, decisionObserver: { metrics.decisions($0) })
         self.store = store
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         self.httpClient = httpClient
@@ -72,7 +74,7 @@ public final class Gateway: Sendable {
         let senders = ChannelSenders()
         self.senders = senders
 
-        let composer: any Composer
+        var composer: any Composer
         if let override = options.composer {
             composer = override
         } else if let baseURL = config.composer.baseURL {
@@ -86,6 +88,7 @@ public final class Gateway: Sendable {
         } else {
             composer = OfflineComposer()
         }
+        composer = MeteredComposer(base: composer, metrics: metrics)
         self.composer = composer
 
         var schedulerConfiguration = Scheduler.Configuration()
@@ -111,7 +114,7 @@ public final class Gateway: Sendable {
             do {
                 let channel = try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
                 channels[channelConfig.id] = channel
-                senders.set(channel, forChannel: channelConfig.id)
+                senders.set(MeteredSender(base: channel, channelID: channelConfig.id, metrics: metrics), forChannel: channelConfig.id)
             } catch {
                 channelLogger.error("channel disabled: it could not be created", metadata: ["error": "\(error)"])
             }

@@ -30,7 +30,7 @@ extension SQLiteStore {
         StoredMessage(
             id: row["id"], chatID: row["chat_id"], author: Author(rawValue: row["author"]) ?? .system,
             kind: MessageKind(rawValue: row["kind"]) ?? .unsupported, text: row["text"], at: date(row["at"])!,
-            providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"])
+            providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"], outboxID: row["outbox_id"])
     }
 
     static func outboxEntry(_ row: Row) throws -> OutboxEntry {
@@ -76,20 +76,27 @@ extension SQLiteStore {
     }
 
     static func insertMessage(
-        _ db: Database, chat: Chat, author: Author, kind: MessageKind, text: String, at: Date, providerMessageID: String?, step: Int?
+        _ db: Database, chat: Chat, author: Author, kind: MessageKind, text: String, at: Date, providerMessageID: String?, step: Int?,
+        outboxID: Int64? = nil
     ) throws -> StoredMessage {
         try db.execute(
-            sql: "INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [chat.id, chat.channelID, providerMessageID, author.rawValue, kind.rawValue, text, at.timeIntervalSince1970, step])
+            sql: """
+                INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step, outbox_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [chat.id, chat.channelID, providerMessageID, author.rawValue, kind.rawValue, text, at.timeIntervalSince1970, step, outboxID])
         return StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: kind, text: text, at: at,
-                             providerMessageID: providerMessageID, followUpStep: step)
+                             providerMessageID: providerMessageID, followUpStep: step, outboxID: outboxID)
     }
 
     static func insertUsage(_ db: Database, _ usage: UsageRecord) throws {
         try db.execute(
-            sql: "INSERT INTO token_usage (employee_id, chat_id, purpose, prompt_tokens, completion_tokens, model, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            sql: """
+                INSERT INTO token_usage (employee_id, chat_id, purpose, prompt_tokens, completion_tokens, model, at, outbox_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
             arguments: [usage.employeeID, usage.chatID, usage.purpose.rawValue, usage.usage.promptTokens, usage.usage.completionTokens,
-                        usage.model, usage.at.timeIntervalSince1970])
+                        usage.model, usage.at.timeIntervalSince1970, usage.outboxID])
     }
 
     static func fetchState(_ db: Database, chatID: String) throws -> FollowUpState? {
@@ -99,8 +106,8 @@ extension SQLiteStore {
     /// Applies a transition to a chat's follow-up state and logs its decisions. A changed state
     /// drops any lease on it: whoever held it was acting on the old state.
     @discardableResult
-    static func transition(_ db: Database, chat: Chat, _ transition: FollowUpTransition) throws -> FollowUpState {
-        let before = try fetchState(db, chatID: chat.id)
+    func transition(_ db: Database, chat: Chat, _ transition: FollowUpTransition) throws -> FollowUpState {
+        let before = try Self.fetchState(db, chatID: chat.id)
         var state = before ?? FollowUpState()
         let decisions = try transition(&state, chat)
         if state != before {
@@ -111,7 +118,7 @@ extension SQLiteStore {
                     ON CONFLICT(chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
                       sends_at = excluded.sends_at, state = excluded.state, lease_owner = NULL, lease_until = NULL
                     """,
-                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try encode(state)])
+                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try Self.encode(state)])
         }
         for d in decisions {
             try db.execute(
@@ -119,6 +126,7 @@ extension SQLiteStore {
                 arguments: [chat.id, d.at.timeIntervalSince1970, d.kind.rawValue, d.reason.rawValue, d.run, d.step,
                             d.due?.timeIntervalSince1970, d.sendsAt?.timeIntervalSince1970, d.detail])
         }
+        if !decisions.isEmpty { decisionObserver?(decisions) }
         return state
     }
 }

@@ -6,9 +6,12 @@ public import SwitchboardCore
 /// durable on commit. Several processes may share the file; leases make each reminder fire once.
 public final class SQLiteStore: Store {
     private let db: any DatabaseWriter
+    /// Sees every follow-up decision as it is written (metrics); called inside the transaction.
+    let decisionObserver: DecisionObserver?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String) throws {
+    public init(path: String, decisionObserver: DecisionObserver? = nil) throws {
+        self.decisionObserver = decisionObserver
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = Configuration()
@@ -18,7 +21,8 @@ public final class SQLiteStore: Store {
     }
 
     /// A private in-memory database, for tests and `simulate`.
-    public init() throws {
+    public init(decisionObserver: DecisionObserver? = nil) throws {
+        self.decisionObserver = decisionObserver
         db = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(db)
     }
@@ -115,6 +119,20 @@ public final class SQLiteStore: Store {
                 CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2-usage-links-and-search") { db in
+            // What a composed message cost is shown next to it: both point at the outbox entry.
+            try db.execute(sql: """
+                ALTER TABLE token_usage ADD COLUMN outbox_id INTEGER;
+                ALTER TABLE messages ADD COLUMN outbox_id INTEGER;
+                """)
+            // Search now also ignores accents and width: re-index under the new normalization.
+            let rows = try Row.fetchAll(db, sql: "SELECT id, title, client_name FROM chats")
+            for row in rows {
+                try db.execute(
+                    sql: "UPDATE chats SET search_text = ? WHERE id = ?",
+                    arguments: [SearchText.index(title: row["title"], clientName: row["client_name"]), row["id"] as String])
+            }
+        }
         return migrator
     }
 
@@ -162,7 +180,7 @@ public final class SQLiteStore: Store {
             let stored = StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: message.event == nil ? .client : .system,
                                        kind: message.kind, text: message.text, at: message.receivedAt,
                                        providerMessageID: message.providerMessageID, isEdit: message.isEdit)
-            try Self.transition(db, chat: chat, followUp)
+            try self.transition(db, chat: chat, followUp)
             return .stored(chat, stored)
         }
     }
@@ -171,7 +189,7 @@ public final class SQLiteStore: Store {
         try await db.write { db in
             guard let chat = try Self.fetchChat(db, id: message.chatID) else { throw StoreError.unknownChat(message.chatID) }
             let stored = try Self.insertMessage(db, chat: chat, author: message.author, kind: message.kind, text: message.text, at: message.at, providerMessageID: nil, step: nil)
-            if let followUp { try Self.transition(db, chat: chat, followUp) }
+            if let followUp { try self.transition(db, chat: chat, followUp) }
             return stored
         }
     }
@@ -181,7 +199,7 @@ public final class SQLiteStore: Store {
             guard var chat = try Self.fetchChat(db, id: id) else { throw StoreError.unknownChat(id) }
             change(&chat)
             try Self.saveChat(db, chat)
-            if let followUp { try Self.transition(db, chat: chat, followUp) }
+            if let followUp { try self.transition(db, chat: chat, followUp) }
             return chat
         }
     }
@@ -210,7 +228,7 @@ public final class SQLiteStore: Store {
     public func updateFollowUp(chatID: String, _ transition: FollowUpTransition) async throws -> FollowUpState {
         try await db.write { db in
             guard let chat = try Self.fetchChat(db, id: chatID) else { throw StoreError.unknownChat(chatID) }
-            return try Self.transition(db, chat: chat, transition)
+            return try self.transition(db, chat: chat, transition)
         }
     }
 
@@ -220,7 +238,7 @@ public final class SQLiteStore: Store {
                 db, sql: "SELECT chat_id FROM followups WHERE employee_id = ? AND status IN ('scheduled', 'sending')", arguments: [employeeID])
             for id in ids {
                 guard let chat = try Self.fetchChat(db, id: id) else { continue }
-                try Self.transition(db, chat: chat, transition)
+                try self.transition(db, chat: chat, transition)
             }
             return ids.count
         }
@@ -304,7 +322,7 @@ public final class SQLiteStore: Store {
                 chatChange(&chat)
                 try Self.saveChat(db, chat)
             }
-            if let followUp { try Self.transition(db, chat: chat, followUp) }
+            if let followUp { try self.transition(db, chat: chat, followUp) }
             try db.execute(
                 sql: """
                     INSERT INTO outbox (chat_id, purpose, idempotency_key, text, delivery, author, status, next_attempt_at, followup_run, followup_step)
@@ -313,7 +331,10 @@ public final class SQLiteStore: Store {
                 arguments: [entry.chatID, entry.purpose.rawValue, entry.idempotencyKey, entry.text, try Self.encode(entry.delivery),
                             entry.author.rawValue, entry.notBefore.timeIntervalSince1970, entry.followUpRun, entry.followUpStep])
             let id = db.lastInsertedRowID
-            if let usage { try Self.insertUsage(db, usage) }
+            if var usage {
+                usage.outboxID = id
+                try Self.insertUsage(db, usage)
+            }
             return OutboxEntry(id: id, entry: entry, status: .pending, attempts: 0, nextAttemptAt: entry.notBefore)
         }
     }
@@ -375,7 +396,7 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, outboxID])
                 _ = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
-                                           providerMessageID: ids.first, step: entry.entry.followUpStep)
+                                           providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
             case .retry(let at, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, error, outboxID])
@@ -390,7 +411,7 @@ public final class SQLiteStore: Store {
                 chatChange(&chat)
                 try Self.saveChat(db, chat)
             }
-            if let followUp { try Self.transition(db, chat: chat, followUp) }
+            if let followUp { try self.transition(db, chat: chat, followUp) }
         }
     }
 
@@ -431,12 +452,36 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
+        // SQLite knows no time zones, so sum per quarter hour — every zone's offset is a whole
+        // number of quarter hours — and fold the quarters into the employee's local days here.
+        let quarters = try await db.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT CAST(at / 900 AS INTEGER) AS quarter, sum(prompt_tokens) AS p, sum(completion_tokens) AS c
+                    FROM token_usage WHERE employee_id = ? AND at >= ? AND at < ? GROUP BY quarter
+                    """,
+                arguments: [employeeID, from.timeIntervalSince1970, to.timeIntervalSince1970]
+            ).map { row -> (Int64, Int, Int) in (row["quarter"], row["p"], row["c"]) }
+        }
+        var days: [LocalDate: TokenUsage] = [:]
+        for (quarter, prompt, completion) in quarters {
+            let instant = Date(timeIntervalSince1970: Double(quarter) * 900)
+            let local = instant.timeIntervalSince1970 + Double(timeZone.secondsFromGMT(for: instant))
+            let day = LocalDate(dayNumber: Int((local / 86400).rounded(.down)))
+            days[day, default: .zero].promptTokens += prompt
+            days[day, default: .zero].completionTokens += completion
+        }
+        return days.map { DailyTokenUsage(date: $0.key, usage: $0.value) }.sorted { $0.date < $1.date }
+    }
+
     public func usage(chatID: String) async throws -> [UsageRecord] {
         try await db.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM token_usage WHERE chat_id = ? ORDER BY id", arguments: [chatID]).map { row in
                 UsageRecord(employeeID: row["employee_id"], chatID: row["chat_id"], purpose: UsagePurpose(rawValue: row["purpose"]) ?? .reply,
                             usage: TokenUsage(promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"]),
-                            model: row["model"], at: Self.date(row["at"])!)
+                            model: row["model"], at: Self.date(row["at"])!, outboxID: row["outbox_id"])
             }
         }
     }

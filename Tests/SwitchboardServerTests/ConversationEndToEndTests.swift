@@ -84,8 +84,16 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(messages.filter { $0.author == .client }.count == 1, "and not stored twice")
         try await Task.sleep(nanoseconds: 100_000_000)
         #expect(h.sentTexts.count == 1, "nor answered twice")
+        try await eventually("chain armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled }
         let (_, metrics) = try await h.get("/metrics", token: nil)
-        #expect(metrics.contains("switchboard_webhook_requests_total"))
+        for series in [
+            #"switchboard_webhook_requests_total{channel="tg",status="401"} 2"#, #"switchboard_webhook_requests_total{channel="tg",status="200"} 2"#,
+            #"switchboard_inbound_messages_total{channel="tg",outcome="stored"}"#, #"switchboard_outbound_messages_total{channel="tg",outcome="delivered"} 1"#,
+            #"switchboard_composer_calls_total{purpose="reply",outcome="ok"} 1"#, #"switchboard_composer_tokens_total{purpose="reply",kind="prompt"} 42"#,
+            #"switchboard_followup_decisions_total{kind="scheduled",reason="employee_message"} 1"#, "switchboard_composer_latency_seconds",
+        ] {
+            #expect(metrics.contains(series), "metrics lack \(series)")
+        }
     }
 
     @Test func outsideWorkingHoursTheAutoReplyGoesOncePerClosedPeriodAndTheAnswerComesInTheMorning() async throws {

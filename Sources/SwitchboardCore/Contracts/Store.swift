@@ -4,6 +4,9 @@ public import Foundation
 /// as the write it accompanies. Throw `TransitionRejected` to roll the whole write back.
 public typealias FollowUpTransition = @Sendable (_ state: inout FollowUpState, _ chat: Chat) throws -> [FollowUpDecision]
 
+/// Told about follow-up decisions as a store writes them — for metrics, never for logic.
+public typealias DecisionObserver = @Sendable ([FollowUpDecision]) -> Void
+
 /// Thrown by a `FollowUpTransition` when the state no longer allows the write (for example,
 /// the client replied while the reminder was being composed).
 public struct TransitionRejected: Error, Sendable {
@@ -68,6 +71,9 @@ public protocol Store: CursorStore {
 
     func recordUsage(_ usage: UsageRecord) async throws
     func tokenUsage(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date) async throws -> TokenUsage
+    /// The employee's usage in `from..<to`, summed per local day in `timeZone`; days without
+    /// usage are left out.
+    func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage]
     func usage(chatID: String) async throws -> [UsageRecord]
     func cursor(_ name: String) async throws -> String?
     func setCursor(_ name: String, to value: String) async throws
@@ -220,14 +226,29 @@ public struct UsageRecord: Sendable, Hashable {
     public var usage: TokenUsage
     public var model: String
     public var at: Date
+    /// The outbox entry the composition became, set by the store when the usage was recorded
+    /// with `enqueue`; `nil` for a composition that was never queued.
+    public var outboxID: Int64?
 
-    public init(employeeID: String, chatID: String, purpose: UsagePurpose, usage: TokenUsage, model: String, at: Date) {
+    public init(employeeID: String, chatID: String, purpose: UsagePurpose, usage: TokenUsage, model: String, at: Date, outboxID: Int64? = nil) {
         self.employeeID = employeeID
         self.chatID = chatID
         self.purpose = purpose
         self.usage = usage
         self.model = model
         self.at = at
+        self.outboxID = outboxID
+    }
+}
+
+/// Tokens an employee spent on one day of its own calendar.
+public struct DailyTokenUsage: Sendable, Hashable {
+    public var date: LocalDate
+    public var usage: TokenUsage
+
+    public init(date: LocalDate, usage: TokenUsage) {
+        self.date = date
+        self.usage = usage
     }
 }
 
@@ -244,11 +265,13 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// How chat titles and client names are matched by search: Unicode lowercase, so "михаил"
-/// finds "Михаил". Stores index the normalized text and compare it to the normalized query.
+/// How chat titles and client names are matched by search: Unicode case folding that also
+/// ignores accents and character width, so "михаил" finds "Михаил", "алена" finds "Алёна" and
+/// "jose" finds "José". Stores index the normalized text and compare it to the normalized query.
 public enum SearchText {
     public static func normalize(_ text: String) -> String {
-        text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines)
+        text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     public static func index(title: String, clientName: String?) -> String {
