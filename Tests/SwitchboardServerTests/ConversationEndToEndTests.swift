@@ -30,19 +30,22 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(reminderPrompt.contains("Hi, is breakfast included?"), "with the conversation")
         #expect(h.sentTexts[1] == "Just checking in — we're here if you need anything!", "the LLM's words, not the instruction")
 
+        // Time moves on only once the gateway has recorded the send (its time anchors step 2).
+        try await eventually("step 2 planned") { try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == at("2026-11-24T10:00:00Z") }
         clock.advance(to: at("2026-11-24T10:00:00Z"))  // +24 h after reminder 1 was sent
         try await eventually("reminder 2") { h.sentTexts.count == 3 }
+        try await eventually("step 3 planned") { try await h.gateway.store.followUpState(chatID: chat.id)?.step == 3 }
 
         // The client answers before reminder 3: it is cancelled, and the AI answers again.
         clock.advance(to: at("2026-11-24T11:00:00Z"))
         h.openAI.respond(text: "Yes, breakfast is included.")
         _ = try await h.deliver(GatewayHarness.textUpdate("Yes it is"))
         try await eventually("second AI reply") { h.sentTexts.count == 4 }
+        try await eventually("run 2 armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.run == 2 }
         let decisions = try await h.gateway.store.decisions(chatID: chat.id)
         #expect(decisions.contains { $0.kind == .cancelled && $0.reason == .clientReplied && $0.step == 3 })
 
         // Run 2: step 1 (4 h, Tue 14:00 + 4 h = 18:00, closed → Wed 09:00), then step 3 — step 2 fired in run 1.
-        try await eventually("run 2 armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.run == 2 }
         #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == at("2026-11-25T06:00:00Z"))
         clock.advance(to: at("2026-11-25T06:00:00Z"))
         try await eventually("run 2 reminder 1") { h.sentTexts.count == 5 }
