@@ -152,7 +152,11 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         defer { Task { await h.shutdown() } }
         h.telegram.script("sendMessage", .tooManyRequests(retryAfter: 30), .serverError)
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
-        try await eventually("first attempt") { h.telegram.calls("sendMessage").count == 1 }
+        // Time moves only once each failure is recorded: its retry time counts from then.
+        try await eventually("first attempt (429) recorded") {
+            let outbox = try await h.gateway.store.outbox(chatID: try await h.chat?.id ?? "")
+            return outbox.first?.attempts == 1 && outbox.first?.status == .pending
+        }
         h.manualClock.advance(by: .seconds(29))
         try await Task.sleep(nanoseconds: 100_000_000)
         #expect(h.telegram.calls("sendMessage").count == 1, "not before retry_after")
