@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The domain: employees, chats, working hours, the follow-up planner, and the
@@ -66,6 +68,19 @@ let package = Package(
             path: "Sources/Channels/Telegram",
             exclude: ["README.md", "sample.yaml"],
             swiftSettings: strict),
+        // The website chat widget: widget.js, the demo page, and the WebSocket protocol's logic
+        // (frames, signed visitor tokens, replay from the store, rate limits) — no HTTP server.
+        .target(
+            name: "WidgetChannel",
+            dependencies: [
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/Widget",
+            exclude: ["README.md", "sample.yaml"],
+            resources: [.embedInCode("widget.js"), .embedInCode("demo.html")],
+            swiftSettings: strict),
         // In-process fakes of the providers (Telegram Bot API, OpenAI-compatible server) on 127.0.0.1.
         .target(
             name: "SwitchboardFakes",
@@ -90,14 +105,25 @@ let package = Package(
             name: "SwitchboardServer",
             dependencies: [
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
-                "SwitchboardComposer", "TelegramChannel",
+                "SwitchboardComposer", "TelegramChannel", "WidgetChannel",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict),
+        // Benchmarks for the closing notes and bench/README.md: `swift run -c release switchboard-bench`.
+        .executableTarget(
+            name: "switchboard-bench",
+            dependencies: [
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SwitchboardBench",
             swiftSettings: strict),
         .executableTarget(
             name: "switchboard",
@@ -125,11 +151,20 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: strict),
         .testTarget(
+            name: "WidgetChannelTests",
+            dependencies: [
+                "WidgetChannel", "SwitchboardChannelKit", "SwitchboardStoreSQLite", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "SwitchboardServerTests",
             dependencies: [
                 "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -35,10 +35,15 @@ public struct ChannelEnvironment: Sendable {
     public var cursors: any CursorStore
     /// The gateway's public base URL (`server.public_url`), for registering webhooks.
     public var publicURL: String?
+    /// The employee's display name, for channels that show it to clients (the widget's header).
+    public var employeeName: String?
+    /// The channel's own conversations as stored, for channels whose clients fetch what they
+    /// missed themselves (the widget replays on reconnect). `nil` where the host offers none.
+    public var history: (any ConversationHistory)?
 
     public init(
         channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
-        cursors: any CursorStore, publicURL: String? = nil
+        cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil
     ) {
         self.channelID = channelID
         self.employeeID = employeeID
@@ -48,6 +53,8 @@ public struct ChannelEnvironment: Sendable {
         self.intake = intake
         self.cursors = cursors
         self.publicURL = publicURL
+        self.employeeName = employeeName
+        self.history = history
     }
 }
 

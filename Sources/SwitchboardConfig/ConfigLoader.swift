@@ -95,6 +95,12 @@ public struct ConfigLoader: Sendable {
             if let path = storage.string("sqlite", required: false) {
                 config.storage.sqlitePath = path.hasPrefix("/") ? path : (config.baseDirectory as NSString).appendingPathComponent(path)
             }
+            switch storage.string("durability") {
+            case nil, "full"?: break
+            case "normal"?: config.storage.durableCommits = false
+            case let other?:
+                if let node = storage.value("durability") { storage.report("'durability' must be full or normal, not '\(other)'", at: node) }
+            }
             storage.finish()
         }
         if let admin = top.mapping("admin") {

@@ -30,6 +30,9 @@ public struct GatewayConfig: Sendable {
     public struct Storage: Sendable, Hashable {
         /// `sqlite`: the database file, relative to the config's folder. Default `data/switchboard.sqlite`.
         public var sqlitePath: String
+        /// `durability`: `full` (default) — every commit reaches the disk before the provider is
+        /// acknowledged; `normal` — commits survive a process crash, not a power cut, and are faster.
+        public var durableCommits = true
     }
 
     /// `admin:` — access to the admin API and the Follow-ups page.

@@ -65,7 +65,7 @@ extension Scheduler {
         var attempt = 0
         while true {
             do {
-                try await store.complete(outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs), chatChange: nil) {
+                try await store.complete(outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs, delivered: receipt.delivered), chatChange: nil) {
                     state, _ in
                     guard let planner else { return [] }
                     switch entry.purpose {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 public import Hummingbird
+import HummingbirdWebSocket
 public import Logging
 import ServiceLifecycle
 import SwitchboardChannelKit
@@ -65,7 +66,8 @@ public final class Gateway: Sendable {
         self.clock = clock
         let metrics = GatewayMetrics()
         self.metrics = metrics
-        let store = try SQLiteStore(path: config.storage.sqlitePath, decisionObserver: { metrics.decisions($0) })
+        let store = try SQLiteStore(
+            path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal, decisionObserver: { metrics.decisions($0) })
         self.store = store
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         self.httpClient = httpClient
@@ -110,7 +112,8 @@ public final class Gateway: Sendable {
             channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
             let environment = ChannelEnvironment(
                 channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
-                intake: conversation, cursors: store, publicURL: config.server.publicURL)
+                intake: conversation, cursors: store, publicURL: config.server.publicURL,
+                employeeName: config.employees.first { $0.id == channelConfig.employeeID }?.name, history: StoreConversationHistory(store))
             do {
                 let channel = try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
                 channels[channelConfig.id] = channel
@@ -129,6 +132,9 @@ public final class Gateway: Sendable {
         addHealthRoutes(to: router)
         addWebhookRoutes(to: router)
         addAdminRoutes(to: router)
+        addPageRoutes(to: router)
+        addWidgetRoutes(to: router)
+        addIndexRoute(to: router)
         let logger = self.logger
         var services: [any Service] = [HTTPClientService(client: httpClient)]
         services += channels.values.sorted { $0.id < $1.id }.map { ChannelRunner(channel: $0, senders: senders, logger: logger) as any Service }
@@ -137,6 +143,8 @@ public final class Gateway: Sendable {
         let onServerRunning = options.onServerRunning
         return Application(
             router: router,
+            // Plain HTTP/1.1, plus WebSocket upgrades for the widget (only `/widget/<id>/ws` upgrades).
+            server: .http1WebSocketUpgrade(webSocketRouter: widgetSocketRouter(), configuration: .init(ws: browserSocketConfiguration)),
             configuration: .init(address: .hostname(options.host ?? config.server.host, port: options.port ?? config.server.port), serverName: "switchboard"),
             services: services,
             onServerRunning: { channel in

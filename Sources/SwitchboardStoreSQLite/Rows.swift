@@ -30,7 +30,8 @@ extension SQLiteStore {
         StoredMessage(
             id: row["id"], chatID: row["chat_id"], author: Author(rawValue: row["author"]) ?? .system,
             kind: MessageKind(rawValue: row["kind"]) ?? .unsupported, text: row["text"], at: date(row["at"])!,
-            providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"], outboxID: row["outbox_id"])
+            providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"], outboxID: row["outbox_id"],
+            deliveredAt: date(row["delivered_at"]))
     }
 
     static func outboxEntry(_ row: Row) throws -> OutboxEntry {
@@ -53,6 +54,7 @@ extension SQLiteStore {
     }
 
     static func saveChat(_ db: Database, _ chat: Chat) throws {
+        let searchText = SearchText.index(title: chat.title, clientName: chat.clientName)
         try db.execute(
             sql: """
                 INSERT INTO chats (id, channel_id, conversation_key, employee_id, title, client_name, search_text, created_at,
@@ -69,10 +71,14 @@ extension SQLiteStore {
                 """,
             arguments: [
                 chat.id, chat.channelID, chat.conversationKey, chat.employeeID, chat.title, chat.clientName,
-                SearchText.index(title: chat.title, clientName: chat.clientName), chat.createdAt.timeIntervalSince1970,
+                searchText, chat.createdAt.timeIntervalSince1970,
                 chat.lastClientMessageAt?.timeIntervalSince1970, chat.unreachable, chat.aiPausedUntil?.timeIntervalSince1970,
                 chat.replyDueAt?.timeIntervalSince1970,
             ])
+        // The Follow-ups list searches its own copy of the text (see migration v4).
+        try db.execute(
+            sql: "UPDATE followups SET search_text = ?1 WHERE chat_id = ?2 AND search_text <> ?1",
+            arguments: [searchText, chat.id])
     }
 
     static func insertMessage(
@@ -113,12 +119,14 @@ extension SQLiteStore {
         if state != before {
             try db.execute(
                 sql: """
-                    INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until)
-                    VALUES (?, ?, ?, ?, ?, NULL, NULL)
+                    INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
+                    VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)
                     ON CONFLICT(chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
-                      sends_at = excluded.sends_at, state = excluded.state, lease_owner = NULL, lease_until = NULL
+                      sends_at = excluded.sends_at, state = excluded.state, lease_owner = NULL, lease_until = NULL,
+                      search_text = excluded.search_text
                     """,
-                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try Self.encode(state)])
+                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try Self.encode(state),
+                            SearchText.index(title: chat.title, clientName: chat.clientName)])
         }
         for d in decisions {
             try db.execute(

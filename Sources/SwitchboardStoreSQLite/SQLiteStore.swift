@@ -10,12 +10,24 @@ public final class SQLiteStore: Store {
     let decisionObserver: DecisionObserver?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, decisionObserver: DecisionObserver? = nil) throws {
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Every commit is on disk before it returns (`synchronous=FULL`): an acknowledged
+        /// webhook survives a power cut. The default.
+        case full
+        /// Commits survive a crash of the process, not of the machine (`synchronous=NORMAL`);
+        /// several times faster on slow disks.
+        case normal
+    }
+
+    public init(path: String, durability: Durability = .full, decisionObserver: DecisionObserver? = nil) throws {
         self.decisionObserver = decisionObserver
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = Configuration()
         config.busyMode = .timeout(10)
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         db = try DatabasePool(path: path, configuration: config)
         try SQLiteStore.migrator.migrate(db)
     }
@@ -74,6 +86,7 @@ public final class SQLiteStore: Store {
                   lease_until REAL);
                 CREATE INDEX followups_due ON followups(status, sends_at);
                 CREATE INDEX followups_employee ON followups(employee_id, status, sends_at);
+                CREATE INDEX followups_leased ON followups(lease_until) WHERE lease_until IS NOT NULL;
                 CREATE TABLE decisions (
                   id INTEGER PRIMARY KEY AUTOINCREMENT,
                   chat_id TEXT NOT NULL REFERENCES chats(id),
@@ -132,6 +145,62 @@ public final class SQLiteStore: Store {
                     sql: "UPDATE chats SET search_text = ? WHERE id = ?",
                     arguments: [SearchText.index(title: row["title"], clientName: row["client_name"]), row["id"] as String])
             }
+        }
+        migrator.registerMigration("v3-message-delivery") { db in
+            // When a message reached its recipient, which for a widget visitor who was offline
+            // is later than when it was sent (replayed on reconnect).
+            try db.execute(sql: "ALTER TABLE messages ADD COLUMN delivered_at REAL")
+            // Every channel before this one delivered on send.
+            try db.execute(sql: "UPDATE messages SET delivered_at = at WHERE author IN ('employee', 'operator')")
+        }
+        migrator.registerMigration("v4-followups-search") { db in
+            // The Follow-ups list searches and pages the pending reminders without touching the
+            // chats table: each followups row carries its chat's search text, and partial
+            // covering indexes hold only pending rows — in send order, per employee, and text
+            // first for counting matches.
+            try db.execute(sql: """
+                ALTER TABLE followups ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
+                CREATE INDEX followups_pending ON followups(sends_at, chat_id, employee_id, search_text)
+                  WHERE status IN ('scheduled', 'sending');
+                CREATE INDEX followups_pending_employee ON followups(employee_id, sends_at, chat_id, search_text)
+                  WHERE status IN ('scheduled', 'sending');
+                CREATE INDEX followups_pending_search ON followups(search_text, employee_id)
+                  WHERE status IN ('scheduled', 'sending');
+                """)
+            // The search text no longer repeats a client name that the title already contains.
+            for row in try Row.fetchAll(db, sql: "SELECT id, title, client_name FROM chats") {
+                let text = SearchText.index(title: row["title"], clientName: row["client_name"])
+                let id: String = row["id"]
+                try db.execute(sql: "UPDATE chats SET search_text = ? WHERE id = ?", arguments: [text, id])
+                try db.execute(sql: "UPDATE followups SET search_text = ? WHERE chat_id = ?", arguments: [text, id])
+            }
+        }
+        migrator.registerMigration("v5-followups-trigram-search") { db in
+            // A trigram index over the pending rows' search text makes a search cost what it
+            // finds, not the number of pending reminders: substring matching for queries of
+            // three characters or more. Triggers keep it to exactly the pending rows.
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE followups_search USING fts5(search_text, tokenize = 'trigram');
+                INSERT INTO followups_search (rowid, search_text)
+                  SELECT rowid, search_text FROM followups WHERE status IN ('scheduled', 'sending');
+                CREATE TRIGGER followups_search_insert AFTER INSERT ON followups
+                  WHEN new.status IN ('scheduled', 'sending')
+                BEGIN
+                  INSERT INTO followups_search (rowid, search_text) VALUES (new.rowid, new.search_text);
+                END;
+                CREATE TRIGGER followups_search_update AFTER UPDATE OF status, search_text ON followups
+                  WHEN old.status IS NOT new.status OR old.search_text IS NOT new.search_text
+                BEGIN
+                  DELETE FROM followups_search WHERE rowid = old.rowid AND old.status IN ('scheduled', 'sending');
+                  INSERT INTO followups_search (rowid, search_text)
+                    SELECT new.rowid, new.search_text WHERE new.status IN ('scheduled', 'sending');
+                END;
+                CREATE TRIGGER followups_search_delete AFTER DELETE ON followups
+                  WHEN old.status IN ('scheduled', 'sending')
+                BEGIN
+                  DELETE FROM followups_search WHERE rowid = old.rowid;
+                END;
+                """)
         }
         return migrator
     }
@@ -219,6 +288,27 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func messages(chatID: String, after afterID: Int64, limit: Int) async throws -> [StoredMessage] {
+        try await db.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM messages WHERE chat_id = ? AND id > ? ORDER BY id LIMIT ?", arguments: [chatID, afterID, limit]
+            ).map(Self.message)
+        }
+    }
+
+    public func markDelivered(chatID: String, messageIDs: [Int64], at: Date) async throws {
+        guard !messageIDs.isEmpty else { return }
+        try await db.write { db in
+            // Bounded batches keep the statement under SQLite's variable limit.
+            for batch in stride(from: 0, to: messageIDs.count, by: 500).map({ messageIDs[$0..<min($0 + 500, messageIDs.count)] }) {
+                let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
+                try db.execute(
+                    sql: "UPDATE messages SET delivered_at = ? WHERE chat_id = ? AND delivered_at IS NULL AND id IN (\(marks))",
+                    arguments: StatementArguments([at.timeIntervalSince1970, chatID] as [any DatabaseValueConvertible]) + StatementArguments(Array(batch)))
+            }
+        }
+    }
+
     // MARK: - Follow-ups
 
     public func followUpState(chatID: String) async throws -> FollowUpState? {
@@ -280,31 +370,101 @@ public final class SQLiteStore: Store {
     }
 
     public func pendingFollowUps(_ query: FollowUpQuery) async throws -> FollowUpPage {
+        let search = query.search.map(SearchText.normalize) ?? ""
+        // The trigram index answers substring searches of three characters or more across all
+        // employees. Within one employee, walking that employee's pending reminders in the
+        // covering index is cheaper than checking every text match's employee.
+        if query.employeeID == nil, search.unicodeScalars.count >= 3 { return try await pendingFollowUps(query, trigramSearch: search) }
+        return try await db.read { db in
+            let (condition, arguments) = Self.pendingCondition(query, search: search)
+            let ordered = query.employeeID == nil ? "followups_pending" : "followups_pending_employee"
+            let items = try Self.pendingPage(db, from: "followups AS f INDEXED BY \(ordered)", where: condition, arguments, limit: query.limit)
+            // A short page is the whole answer; otherwise count the matches in one index scan.
+            guard items.count >= query.limit else { return FollowUpPage(items: items, total: items.count) }
+            let counted: String
+            switch (query.employeeID, search.isEmpty) {
+            case (nil, true): counted = "followups AS f"
+            case (nil, false): counted = "followups AS f INDEXED BY followups_pending_search"
+            case (_, _): counted = "followups AS f INDEXED BY followups_pending_employee"
+            }
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(counted) WHERE \(condition)", arguments: arguments) ?? 0
+            return FollowUpPage(items: items, total: total)
+        }
+    }
+
+    /// A search the trigram index can answer: count the matches through it, then page either in
+    /// send order (many matches: the first page is found early) or from the matches themselves
+    /// (few matches: no need to walk the pending reminders at all).
+    private func pendingFollowUps(_ query: FollowUpQuery, trigramSearch search: String) async throws -> FollowUpPage {
         try await db.read { db in
-            var conditions = ["f.status IN ('scheduled', 'sending')"]
-            var arguments: StatementArguments = []
-            if let employee = query.employeeID {
-                conditions.append("f.employee_id = ?")
-                arguments += [employee]
+            let phrase = "\"" + search.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            let names = query.employeesMatchingSearch.sorted()
+            let total: Int
+            if names.isEmpty {
+                total = try Int.fetchOne(db, sql: "SELECT count(*) FROM followups_search WHERE followups_search MATCH ?", arguments: [phrase]) ?? 0
+            } else {
+                // Text matches, plus chats of employees whose name matched, each counted once.
+                let list = Array(repeating: "?", count: names.count).joined(separator: ",")
+                total = try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT (SELECT count(*) FROM followups_search WHERE followups_search MATCH ?)
+                          + (SELECT count(*) FROM followups AS f INDEXED BY followups_pending_employee
+                             WHERE f.employee_id IN (\(list)) AND f.status IN ('scheduled', 'sending'))
+                          - (SELECT count(*) FROM followups_search AS s CROSS JOIN followups AS f ON f.rowid = s.rowid
+                             WHERE followups_search MATCH ? AND f.employee_id IN (\(list)))
+                        """,
+                    arguments: StatementArguments([phrase] + names + [phrase] + names)) ?? 0
             }
-            if let search = query.search.map(SearchText.normalize), !search.isEmpty {
-                var alternatives = ["instr(c.search_text, ?) > 0"]
-                arguments += [search]
-                if !query.employeesMatchingSearch.isEmpty {
-                    alternatives.append("f.employee_id IN (\(Array(repeating: "?", count: query.employeesMatchingSearch.count).joined(separator: ",")))")
-                    arguments += StatementArguments(query.employeesMatchingSearch.sorted())
-                }
-                conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
-            }
-            let whereClause = conditions.joined(separator: " AND ")
-            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM followups f JOIN chats c ON c.id = f.chat_id WHERE \(whereClause)", arguments: arguments) ?? 0
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT c.*, f.state AS followup_state FROM followups f JOIN chats c ON c.id = f.chat_id WHERE \(whereClause) ORDER BY f.sends_at, c.id LIMIT ?",
-                arguments: arguments + [query.limit])
-            let items = try rows.map { row in
-                PendingFollowUp(chat: Self.chat(row), state: try Self.decodeState(row["followup_state"]))
+            guard total > 0 else { return FollowUpPage(items: [], total: 0) }
+            let items: [PendingFollowUp]
+            if total <= Self.sparseMatches && names.isEmpty {
+                items = try Self.pendingPage(
+                    db, from: "followups_search AS s CROSS JOIN followups AS f ON f.rowid = s.rowid", where: "followups_search MATCH ?", [phrase],
+                    limit: query.limit)
+            } else {
+                let (condition, arguments) = Self.pendingCondition(query, search: search)
+                items = try Self.pendingPage(db, from: "followups AS f INDEXED BY followups_pending", where: condition, arguments, limit: query.limit)
             }
             return FollowUpPage(items: items, total: total)
+        }
+    }
+
+    /// Up to this many matches are paged from the matches rather than in send order.
+    static let sparseMatches = 2000
+
+    /// The SQL condition for pending reminders matching `query`, on `followups AS f`.
+    private static func pendingCondition(_ query: FollowUpQuery, search: String) -> (String, StatementArguments) {
+        var conditions = ["f.status IN ('scheduled', 'sending')"]
+        var arguments: StatementArguments = []
+        if let employee = query.employeeID {
+            conditions.append("f.employee_id = ?")
+            arguments += [employee]
+        }
+        if !search.isEmpty {
+            var alternatives: [String] = []
+            if !query.employeesMatchingSearch.isEmpty {
+                alternatives.append("f.employee_id IN (\(Array(repeating: "?", count: query.employeesMatchingSearch.count).joined(separator: ",")))")
+                arguments += StatementArguments(query.employeesMatchingSearch.sorted())
+            }
+            alternatives.append("instr(f.search_text, ?) > 0")
+            arguments += [search]
+            conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+        }
+        return (conditions.joined(separator: " AND "), arguments)
+    }
+
+    /// The first `limit` pending reminders of `source` (which names the followups table `f`)
+    /// matching `condition`, soonest first, with their chats.
+    private static func pendingPage(_ db: Database, from source: String, where condition: String, _ arguments: StatementArguments, limit: Int) throws
+        -> [PendingFollowUp]
+    {
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT c.*, f.state AS followup_state FROM \(source) JOIN chats c ON c.id = f.chat_id WHERE \(condition) ORDER BY f.sends_at, f.chat_id LIMIT ?",
+            arguments: arguments + [limit])
+        return try rows.map { row in
+            PendingFollowUp(chat: Self.chat(row), state: try Self.decodeState(row["followup_state"]))
         }
     }
 
@@ -392,11 +552,14 @@ public final class SQLiteStore: Store {
             let entry = try Self.outboxEntry(row)
             guard var chat = try Self.fetchChat(db, id: entry.entry.chatID) else { throw StoreError.unknownChat(entry.entry.chatID) }
             switch outcome {
-            case .sent(let at, let ids):
+            case .sent(let at, let ids, let delivered):
                 try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, outboxID])
-                _ = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
-                                           providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
+                let sent = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
+                                                  providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
+                if delivered {
+                    try db.execute(sql: "UPDATE messages SET delivered_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, sent.id])
+                }
             case .retry(let at, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, error, outboxID])
@@ -424,7 +587,12 @@ public final class SQLiteStore: Store {
     public func nextWakeTime() async throws -> Date? {
         try await db.read { db in
             let candidates = [
-                try Double.fetchOne(db, sql: "SELECT min(max(sends_at, coalesce(lease_until, 0))) FROM followups WHERE status = 'scheduled'"),
+                // Both walk an index and stop early, so waking stays cheap with a million armed chats.
+                try Double.fetchOne(
+                    db, sql: "SELECT sends_at FROM followups WHERE status = 'scheduled' AND lease_until IS NULL ORDER BY sends_at LIMIT 1"),
+                // A claimed reminder is due already; it needs attention again when its lease runs out.
+                // (`+status` keeps SQLite on the small partial index of leased rows.)
+                try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM followups WHERE lease_until IS NOT NULL AND +status = 'scheduled'"),
                 try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"),
                 try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM outbox WHERE status = 'sending'"),
                 try Double.fetchOne(db, sql: "SELECT min(max(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL"),

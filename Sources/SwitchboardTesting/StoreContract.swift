@@ -159,6 +159,89 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try ensure(combined.items.isEmpty && combined.total == 0, "combined filters")
             let limited = try await store.pendingFollowUps(FollowUpQuery(limit: 1))
             try ensure(limited.items.count == 1 && limited.total == 2, "limit and total")
+            let short = try await store.pendingFollowUps(FollowUpQuery(search: "ми"))
+            try ensure(short.items.map(\.chat.id) == [mikhail.id] && short.total == 1, "a two-letter search: \(short.items.map(\.chat.title))")
+            let nameOrText = try await store.pendingFollowUps(FollowUpQuery(search: "smith", employeesMatchingSearch: ["alexey"], limit: 1))
+            try ensure(nameOrText.items.map(\.chat.id) == [anna.id] && nameOrText.total == 2, "text or employee name: \(nameOrText.total)")
+            let both = try await store.pendingFollowUps(FollowUpQuery(search: "петров", employeesMatchingSearch: ["alexey"]))
+            try ensure(both.items.map(\.chat.id) == [mikhail.id] && both.total == 1, "a chat matching both is counted once: \(both.total)")
+            let ownName = try await store.pendingFollowUps(FollowUpQuery(employeeID: "maria", search: "mar", employeesMatchingSearch: ["maria"]))
+            try ensure(ownName.items.map(\.chat.id) == [anna.id] && ownName.total == 1, "the filtered employee's own name")
+            try await store.updateFollowUp(chatID: anna.id) { state, _ in
+                state.status = .sending
+                return []
+            }
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "smith")).total == 1, "a reminder being sent is still pending")
+            try await store.updateFollowUp(chatID: anna.id) { state, _ in
+                state.status = .finished
+                return []
+            }
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "smith")).total == 0, "a finished chain is not pending")
+        },
+        StoreContract(name: "search ignores accents and follows renamed chats") { store in
+            let alena = try await newChat(store, key: "a", name: "Алёна Ершова")
+            let jose = try await newChat(store, key: "b", name: "José Núñez")
+            try await schedule(store, alena, at: t0.addingTimeInterval(100))
+            try await schedule(store, jose, at: t0.addingTimeInterval(200))
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "алена")).items.map(\.chat.id) == [alena.id], "ё and е")
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "ЕРШОВА")).items.map(\.chat.id) == [alena.id], "upper case Cyrillic")
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "jose nunez")).items.map(\.chat.id) == [jose.id], "accents")
+            _ = try await store.updateChat(id: jose.id, { $0.title = "Pepe"; $0.clientName = "Pepe" }, followUp: nil)
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "jose")).items.isEmpty, "old name still found")
+            try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "pepe")).items.map(\.chat.id) == [jose.id], "new name not found")
+        },
+        StoreContract(name: "a composed message's usage points at its outbox entry and the message it became") { store in
+            let chat = try await newChat(store)
+            let entry = NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "reply:1", text: "composed", notBefore: t0)
+            let usage = UsageRecord(employeeID: "alexey", chatID: chat.id, purpose: .reply, usage: TokenUsage(promptTokens: 7, completionTokens: 3), model: "m", at: t0)
+            guard let queued = try await store.enqueue(entry, usage: usage, followUp: nil) else { throw ContractViolation(description: "not queued") }
+            try await store.recordUsage(UsageRecord(employeeID: "alexey", chatID: chat.id, purpose: .reminder, usage: TokenUsage(promptTokens: 1, completionTokens: 1), model: "m", at: t0))
+            try await store.complete(outboxID: queued.id, .sent(at: t0.addingTimeInterval(1), providerMessageIDs: ["p"]), chatChange: nil, followUp: nil)
+            let records = try await store.usage(chatID: chat.id)
+            try ensure(records.map(\.outboxID) == [queued.id, nil], "usage links: \(records)")
+            let sent = try await store.messages(chatID: chat.id, limit: 10).last
+            try ensure(sent?.text == "composed" && sent?.outboxID == queued.id, "message link: \(String(describing: sent))")
+        },
+        StoreContract(name: "token usage by day follows the employee's calendar") { store in
+            let chat = try await newChat(store)
+            let moscow = TimeZone(identifier: "Europe/Moscow")!  // UTC+3
+            let evening = Date(timeIntervalSince1970: 1_795_194_000)  // 2026-11-20T17:00:00Z, 20:00 in Moscow
+            for (hours, tokens) in [(0.0, 10), (3.5, 20), (5.0, 40), (30.0, 80)] {  // Moscow 20:00, 23:30, 01:00 (+1 day), 02:00 (+2 days)
+                try await store.recordUsage(UsageRecord(employeeID: "alexey", chatID: chat.id, purpose: .reply,
+                                                        usage: TokenUsage(promptTokens: tokens, completionTokens: 1), model: "m", at: evening.addingTimeInterval(hours * 3600)))
+            }
+            try await store.recordUsage(UsageRecord(employeeID: "maria", chatID: chat.id, purpose: .reply, usage: TokenUsage(promptTokens: 1000, completionTokens: 0), model: "m", at: evening))
+            let days = try await store.tokenUsageByDay(employeeID: "alexey", from: evening, to: evening.addingTimeInterval(30 * 3600), timeZone: moscow)
+            try ensure(days.map(\.date.description) == ["2026-11-20", "2026-11-21"], "days: \(days)")
+            try ensure(days.map(\.usage) == [TokenUsage(promptTokens: 30, completionTokens: 2), TokenUsage(promptTokens: 40, completionTokens: 1)], "sums: \(days)")
+            let utc = try await store.tokenUsageByDay(employeeID: "alexey", from: evening, to: .distantFuture, timeZone: .gmt)
+            try ensure(utc.map(\.date.description) == ["2026-11-20", "2026-11-21"] && utc.map(\.usage.promptTokens) == [70, 80], "UTC days: \(utc)")
+        },
+        StoreContract(name: "message ids order a chat for replay; delivery to an offline recipient is recorded once") { store in
+            let chat = try await newChat(store)
+            let other = try await newChat(store, key: "c2")
+            let first = try await store.messages(chatID: chat.id, limit: 1)[0]
+            for (key, delivered) in [("reply:1", true), ("reminder:1:1", false)] {
+                let queued = try await store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: key, text: key, notBefore: t0), usage: nil, followUp: nil)
+                _ = try await store.claimDueOutbox(now: t0, owner: "a", leaseUntil: t0.addingTimeInterval(60), limit: 10)
+                try await store.complete(outboxID: queued!.id, .sent(at: t0.addingTimeInterval(10), providerMessageIDs: ["w-\(key)"], delivered: delivered),
+                                         chatChange: nil, followUp: nil)
+            }
+            _ = try await store.recordInbound(inbound("c2-2", key: "c2"), employeeID: "alexey") { _, _ in [] }
+            let missed = try await store.messages(chatID: chat.id, after: first.id, limit: 10)
+            try ensure(missed.map(\.text) == ["reply:1", "reminder:1:1"], "replay after the first message: \(missed.map(\.text))")
+            try ensure(missed[0].id < missed[1].id && missed[0].id > first.id, "ids increase: \(missed.map(\.id))")
+            try ensure(try await store.messages(chatID: chat.id, after: first.id, limit: 1).map(\.text) == ["reply:1"], "limit keeps the oldest")
+            try ensure(try await store.messages(chatID: chat.id, after: missed[1].id, limit: 10).isEmpty, "nothing after the last")
+            try ensure(missed[0].deliveredAt == t0.addingTimeInterval(10), "delivered on send: \(String(describing: missed[0].deliveredAt))")
+            try ensure(missed[1].deliveredAt == nil, "stored for an offline recipient is not delivered yet")
+            let otherMessages = try await store.messages(chatID: other.id, limit: 10)
+            try await store.markDelivered(chatID: chat.id, messageIDs: [missed[1].id] + otherMessages.map(\.id), at: t0.addingTimeInterval(3600))
+            try await store.markDelivered(chatID: chat.id, messageIDs: [missed[1].id], at: t0.addingTimeInterval(7200))
+            let after = try await store.messages(chatID: chat.id, after: first.id, limit: 10)
+            try ensure(after[1].deliveredAt == t0.addingTimeInterval(3600), "first delivery counts: \(String(describing: after[1].deliveredAt))")
+            try ensure(after[0].deliveredAt == t0.addingTimeInterval(10), "an earlier delivery is kept")
+            try ensure(try await store.messages(chatID: other.id, limit: 10).allSatisfy { $0.deliveredAt == nil }, "another chat's messages are not marked")
         },
         StoreContract(name: "token usage sums by employee, purpose and time; cursors persist") { store in
             let chat = try await newChat(store)

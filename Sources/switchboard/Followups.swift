@@ -18,17 +18,12 @@ struct Followups: AsyncParsableCommand {
         let listing = FollowUpListing(store: store, roster: LiveRoster(config.roster))
         let (items, total) = try await listing.list(employeeID: employee, search: search)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .custom { date, encoder in
-                var container = encoder.singleValueContainer()
-                try container.encode(ISO8601.format(date))
-            }
-            print(String(decoding: try encoder.encode(items), as: UTF8.self))
+            print(String(decoding: try AdminJSON.encoder().encode(items), as: UTF8.self))
             return
         }
         if items.isEmpty {
-            print(Followups.emptyExplanation(config: config, filtered: employee != nil || search != nil))
+            let filtered = employee != nil || search != nil
+            print((filtered ? "" : "No follow-ups are scheduled. ") + listing.emptyExplanation(filtered: filtered))
             return
         }
         let rows = items.map { item -> [String] in
@@ -37,18 +32,6 @@ struct Followups: AsyncParsableCommand {
         }
         printTable(header: ["Chat", "Employee", "Step", "Sends at", "Channel"], rows: rows)
         if total > items.count { print("… and \(total - items.count) more") }
-    }
-
-    /// Why the list can be empty — the question every admin asks first.
-    static func emptyExplanation(config: GatewayConfig, filtered: Bool) -> String {
-        if filtered { return "No scheduled follow-ups match this filter." }
-        if !config.employees.contains(where: \.followUp.enabled) {
-            return "No follow-ups are scheduled: Auto Follow-up is not enabled for any employee (auto_followup.enabled in config.yaml)."
-        }
-        return """
-            No follow-ups are scheduled. A reminder is scheduled only while the employee's message is the last one in a chat, so the list \
-            is empty when every client has answered, every chain has finished, or follow-up was switched off for the remaining chats.
-            """
     }
 }
 

@@ -27,7 +27,11 @@ final class GatewayHarness: Sendable {
 
     /// - Parameters:
     ///   - employeeYAML: the `employees:` list item(s), indented by two spaces.
-    init(employeeYAML: String = GatewayHarness.alexey, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"), extraConfig: String = "") async throws {
+    ///   - logger: what the gateway logs to; by default warnings and above, to the console.
+    init(
+        employeeYAML: String = GatewayHarness.alexey, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"), extraConfig: String = "",
+        logger: Logger? = nil
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-gw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
         let telegramBase = try await telegram.start()
@@ -52,8 +56,11 @@ final class GatewayHarness: Sendable {
         let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:])
             .load(configPath: directory.appendingPathComponent("config.yaml").path)
         self.clock = clock
-        var logger = Logger(label: "gateway-test")
-        logger.logLevel = .warning
+        let logger = logger ?? {
+            var logger = Logger(label: "gateway-test")
+            logger.logLevel = .warning
+            return logger
+        }()
         let port = self.port
         gateway = try Gateway(config: config, options: GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger))
         let app = gateway.application()

@@ -33,6 +33,13 @@ public protocol Store: CursorStore {
     func chat(channelID: String, conversationKey: String) async throws -> Chat?
     /// The latest `limit` messages of a chat, oldest first.
     func messages(chatID: String, limit: Int) async throws -> [StoredMessage]
+    /// The first `limit` messages of a chat whose id is greater than `afterID`, oldest first.
+    /// Message ids grow with every write, so they double as a chat's sequence numbers: a client
+    /// that has seen up to id N gets exactly what it missed from `messages(chatID:after: N)`.
+    func messages(chatID: String, after afterID: Int64, limit: Int) async throws -> [StoredMessage]
+    /// Records that the recipient got these messages of the chat (the first delivery counts;
+    /// later calls keep it). Ids of other chats are ignored.
+    func markDelivered(chatID: String, messageIDs: [Int64], at: Date) async throws
 
     // MARK: Follow-ups
 
@@ -208,7 +215,9 @@ public struct OutboxEntry: Sendable, Hashable {
 }
 
 public enum OutboxOutcome: Sendable, Hashable {
-    case sent(at: Date, providerMessageIDs: [String])
+    /// Handed to the channel. `delivered: false` when the channel stored it for a recipient who
+    /// is offline; the channel marks it delivered later (`markDelivered`).
+    case sent(at: Date, providerMessageIDs: [String], delivered: Bool = true)
     case retry(at: Date, error: String)
     /// Undeliverable: kept as a dead letter and shown on the chat.
     case dead(at: Date, error: String)
@@ -274,8 +283,11 @@ public enum SearchText {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The text a chat is found by: its title, and the client's name unless the title has it.
     public static func index(title: String, clientName: String?) -> String {
-        normalize([title, clientName ?? ""].joined(separator: "\n"))
+        let title = normalize(title)
+        let client = normalize(clientName ?? "")
+        return client.isEmpty || title.contains(client) ? title : title + "\n" + client
     }
 }
 

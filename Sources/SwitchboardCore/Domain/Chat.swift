@@ -111,10 +111,18 @@ public struct StoredMessage: Sendable, Hashable {
     public var isEdit: Bool
     /// For reminders: the chain run and step that produced it.
     public var followUpStep: Int?
+    /// For messages the gateway sent: the outbox entry they were delivered from, which links
+    /// them to what composing them cost (`UsageRecord.outboxID`).
+    public var outboxID: Int64?
+    /// For messages the gateway sent: when the recipient got it. `at` is when it was handed to
+    /// the channel; for a recipient who may be offline (a widget visitor) delivery can come much
+    /// later, on reconnect, and `nil` means it is still waiting.
+    public var deliveredAt: Date?
 
     public init(
         id: Int64, chatID: String, author: Author, kind: MessageKind, text: String, at: Date,
-        providerMessageID: String? = nil, isEdit: Bool = false, followUpStep: Int? = nil
+        providerMessageID: String? = nil, isEdit: Bool = false, followUpStep: Int? = nil, outboxID: Int64? = nil,
+        deliveredAt: Date? = nil
     ) {
         self.id = id
         self.chatID = chatID
@@ -125,5 +133,7 @@ public struct StoredMessage: Sendable, Hashable {
         self.providerMessageID = providerMessageID
         self.isEdit = isEdit
         self.followUpStep = followUpStep
+        self.outboxID = outboxID
+        self.deliveredAt = deliveredAt
     }
 }

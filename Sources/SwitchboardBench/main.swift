@@ -1,0 +1,240 @@
+// switchboard-bench: measures what the closing notes report. Run with
+//   swift run -c release switchboard-bench [planner|store|webhooks|all]
+// Every figure is a median over repeated rounds, measured side by side in one run.
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import SwitchboardConfig
+import SwitchboardCore
+import SwitchboardFakes
+import SwitchboardServer
+import SwitchboardStoreSQLite
+import SwitchboardTesting
+import Synchronization
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+}
+
+func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = ContinuousClock.now
+    try await body()
+    return (ContinuousClock.now - start).seconds
+}
+
+func format(_ value: Double, _ unit: String) -> String { String(format: "%.2f %@", value, unit) }
+
+let moscow = WorkingHours(
+    timeZone: TimeZone(identifier: "Europe/Moscow")!,
+    week: [.mon: [WorkingInterval("09:00-13:00")!, WorkingInterval("14:00-18:00")!], .tue: [WorkingInterval("09:00-18:00")!],
+           .wed: [WorkingInterval("09:00-18:00")!], .thu: [WorkingInterval("09:00-18:00")!], .fri: [WorkingInterval("09:00-18:00")!]])
+let chain = FollowUpChain(enabled: true, steps: [
+    FollowUpStep(delay: .seconds(4 * 3600), instruction: "Remind"),
+    FollowUpStep(delay: .seconds(24 * 3600), instruction: "Ask", oncePerChat: true),
+    FollowUpStep(delay: .seconds(48 * 3600), instruction: "Goodbye"),
+])
+let start = parseISO("2026-11-27T14:00:00Z")
+
+// MARK: - Planner
+
+func benchPlanner() {
+    print("## Planner (pure): a 3-step chain's full timeline per chat")
+    let withHours = FollowUpPlanner(chain: chain, hours: moscow)
+    let allDay = FollowUpPlanner(chain: chain, hours: .always)
+    let n = 20_000
+    var a: [Double] = []
+    var b: [Double] = []
+    var arm: [Double] = []
+    for _ in 0..<7 {
+        var t = ContinuousClock.now
+        for i in 0..<n { _ = withHours.timeline(lastMessageAt: start.addingTimeInterval(Double(i * 97))) }
+        a.append((ContinuousClock.now - t).seconds / Double(n))
+        t = ContinuousClock.now
+        for i in 0..<n { _ = allDay.timeline(lastMessageAt: start.addingTimeInterval(Double(i * 97))) }
+        b.append((ContinuousClock.now - t).seconds / Double(n))
+        t = ContinuousClock.now
+        for i in 0..<n {
+            var state = FollowUpState()
+            withHours.apply(.employeeMessage(at: start.addingTimeInterval(Double(i * 97))), to: &state)
+        }
+        arm.append((ContinuousClock.now - t).seconds / Double(n))
+    }
+    print("- arm one chat (plan step 1, Europe/Moscow split hours): \(format(median(arm) * 1e6, "µs"))")
+    print("- whole 3-step timeline, Europe/Moscow split hours: \(format(median(a) * 1e6, "µs"))")
+    print("- whole 3-step timeline, always open (UTC): \(format(median(b) * 1e6, "µs"))")
+    print("- ratio (working-hours calendar / none): \(String(format: "%.1f×", median(a) / median(b)))")
+}
+
+// MARK: - Store
+
+func benchStore(chats: Int) async throws {
+    print("\n## SQLite store (WAL): per-event transactions, durability full vs normal, side by side on 2,000 chats")
+    for durability in SQLiteStore.Durability.allCases {
+        let (_, (create, armed), dir) = try await populate(chats: 2000, durability: durability)
+        try? FileManager.default.removeItem(at: dir)
+        print("- durability \(durability.rawValue): store an inbound message (new chat) \(format(create * 1e3, "ms")), arm a chain (read state, plan, write state + decision) \(format(armed * 1e3, "ms"))")
+    }
+    print("\n## SQLite store with \(chats) armed chats (populated with durability normal): the scheduler's and the page's queries")
+    let (store, timings, dir) = try await populate(chats: chats, durability: .normal)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    print("- populated in \(format((timings.0 + timings.1) * Double(chats), "s")) (inbound + arming, one transaction per event)")
+    var wake: [Double] = []
+    var claim: [Double] = []
+    var search: [Double] = []
+    for round in 0..<15 {
+        wake.append(try await seconds { _ = try await store.nextWakeTime() })
+        // Claims nothing due: the index answers "not yet" without touching the rows.
+        claim.append(try await seconds {
+            _ = try await store.claimDueFollowUps(now: start, owner: "bench\(round)", leaseUntil: start.addingTimeInterval(60), limit: 50)
+        })
+        search.append(try await seconds { _ = try await store.pendingFollowUps(FollowUpQuery(search: "client 4242", limit: 50)) })
+    }
+    print("- next wake time over \(chats) pending: \(format(median(wake) * 1e3, "ms"))")
+    print("- claim due reminders (none due) over \(chats) pending: \(format(median(claim) * 1e3, "ms"))")
+    print("- search pending follow-ups by name over \(chats): \(format(median(search) * 1e3, "ms"))")
+}
+
+/// A store with `chats` chats, each with a client message and an armed chain; median seconds
+/// per inbound message and per arming.
+func populate(chats: Int, durability: SQLiteStore.Durability) async throws -> (store: SQLiteStore, timings: (Double, Double), dir: URL) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-\(UUID().uuidString)")
+    let store = try SQLiteStore(path: dir.appendingPathComponent("bench.sqlite").path, durability: durability)
+    let planner = FollowUpPlanner(chain: chain, hours: moscow)
+    var create: [Double] = []
+    var armed: [Double] = []
+    let batch = 1000
+    for b in 0..<(chats / batch) {
+        var ids: [String] = []
+        create.append(try await seconds {
+            for i in 0..<batch {
+                let n = b * batch + i
+                let message = InboundMessage(channelID: "tg", conversationKey: "\(n)", providerMessageID: "u\(n)", senderName: "Client \(n)",
+                                             chatTitle: "Client \(n)", receivedAt: start, text: "Hello")
+                if case .stored(let chat, _) = try await store.recordInbound(message, employeeID: "alexey", followUp: { _, _ in [] }) { ids.append(chat.id) }
+            }
+        } / Double(batch))
+        armed.append(try await seconds {
+            for (i, id) in ids.enumerated() {
+                let at = start.addingTimeInterval(Double(i))
+                _ = try await store.updateFollowUp(chatID: id) { state, _ in planner.apply(.employeeMessage(at: at), to: &state) }
+            }
+        } / Double(batch))
+    }
+    return (store, (median(create), median(armed)), dir)
+}
+
+// MARK: - Webhooks
+
+final class Box<T: Sendable>: Sendable {
+    private let storage: Mutex<T>
+    init(_ value: T) { storage = Mutex(value) }
+    var value: T {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+func benchWebhooks(requests: Int, concurrency: Int) async throws {
+    print("\n## Webhook intake: a real gateway on 127.0.0.1, fake Telegram, offline composer, SQLite")
+    let telegram = FakeTelegramServer()
+    let telegramBase = try await telegram.start()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-gw-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try """
+        employees:
+          - id: alexey
+            name: Alexey
+            auto_followup:
+              steps:
+                - { delay: 4h, instruction: "Remind the user that we're available" }
+        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    try """
+        type: telegram
+        id: tg
+        employee: alexey
+        token: \(FakeTelegramServer.defaultToken)
+        webhook_secret: bench_secret
+        api_base: \(telegramBase)
+        """.write(to: dir.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
+    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let port = Box<Int>(0)
+    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger))
+    let app = gateway.application()
+    let server = Task { try await app.run() }
+    while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+    let url = "http://127.0.0.1:\(port.value)/webhooks/tg"
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    let padding = String(repeating: "x", count: 1200)
+    func update(_ id: Int, chat: Int) -> String {
+        """
+        {"update_id": \(id), "message": {"message_id": \(id), "date": 1763633100, "text": "Hello, I have a question about my booking \(padding)",
+         "from": {"id": \(chat), "is_bot": false, "first_name": "Client", "last_name": "\(chat)", "language_code": "en"},
+         "chat": {"id": \(chat), "type": "private", "first_name": "Client", "last_name": "\(chat)"}}}
+        """
+    }
+    func post(_ body: String) async throws -> UInt {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "X-Telegram-Bot-Api-Secret-Token", value: "bench_secret")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return response.status.code
+    }
+    print("- update size: \(update(1, chat: 1).utf8.count) bytes")
+
+    // Reply latency: webhook POST → the AI's answer reaching the provider, one conversation at a time.
+    var latencies: [Double] = []
+    for i in 0..<40 {
+        let before = telegram.sentMessages.count
+        let t = ContinuousClock.now
+        _ = try await post(update(10_000_000 + i, chat: 5_000_000 + i))
+        while telegram.sentMessages.count == before { try await Task.sleep(nanoseconds: 200_000) }
+        latencies.append((ContinuousClock.now - t).seconds)
+    }
+    print("- reply latency (POST → sendMessage at the fake, offline composer), median of 40: \(format(median(latencies) * 1e3, "ms"))")
+
+    // Throughput: distinct updates from many chats, `concurrency` connections at once.
+    var rates: [Double] = []
+    var next = 20_000_000
+    for _ in 0..<3 {
+        let base = next
+        next += requests
+        let elapsed = try await seconds {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask {
+                        var i = worker
+                        while i < requests {
+                            let status = try await post(update(base + i, chat: 6_000_000 + (base + i) % 50_000))
+                            precondition(status == 200, "webhook answered \(status)")
+                            i += concurrency
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        rates.append(Double(requests) / elapsed)
+    }
+    print("- webhook requests per second (\(requests) distinct updates, \(concurrency) concurrent connections, stored before 200), median of 3: \(Int(median(rates)))")
+    let duplicates = try await seconds {
+        for _ in 0..<500 { _ = try await post(update(20_000_000, chat: 6_000_000)) }
+    }
+    print("- a provider retry of a stored update (acknowledged, not stored again): \(format(duplicates / 500 * 1e3, "ms")) each, sequential")
+    server.cancel()
+    _ = await server.result
+    try await client.shutdown()
+    await telegram.stop()
+}
+
+let what = CommandLine.arguments.dropFirst().first ?? "all"
+if what == "planner" || what == "all" { benchPlanner() }
+if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
+if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }

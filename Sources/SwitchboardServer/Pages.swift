@@ -1,0 +1,190 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardChannelKit
+import SwitchboardCore
+
+/// The admin pages' sign-in state and the checks every page request goes through.
+struct PageAuth: Sendable {
+    let token: Secret?
+    let sessions = AdminSessions()
+    let limiter = SignInLimiter()
+    /// Cookies get `Secure` when the gateway is reached over HTTPS.
+    let publicURLIsHTTPS: Bool
+
+    /// The signed-in session of this request, if any.
+    func session(_ request: Request) -> (id: String, session: AdminSessions.Session)? {
+        guard token != nil, let id = request.cookies[AdminSessions.cookieName]?.value, let session = sessions.session(id: id) else { return nil }
+        return (id, session)
+    }
+
+    /// A state-changing form must come from our own page: same-site, and carrying the
+    /// session's CSRF token.
+    func checkForm(_ request: Request, form: [String: String]) throws -> (id: String, session: AdminSessions.Session) {
+        guard let signedIn = session(request) else { throw HTTPError(.unauthorized, message: "sign in first") }
+        if let site = request.headers[.secFetchSiteHeader], site != "same-origin", site != "none" {
+            throw HTTPError(.forbidden, message: "cross-site form refused")
+        }
+        guard let presented = form["csrf"], constantTimeEquals(Array(presented.utf8), Array(signedIn.session.csrfToken.utf8)) else {
+            throw HTTPError(.forbidden, message: "this form has expired: reload the page and try again")
+        }
+        return signedIn
+    }
+
+    func cookie(value: String, maxAge: Int, request: Request) -> Cookie {
+        let secure = publicURLIsHTTPS || request.headers[.xForwardedProtoHeader]?.lowercased() == "https"
+        return Cookie(name: AdminSessions.cookieName, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
+    }
+
+    /// Who is signing in, for the per-client limit: the peer address when the server knows it,
+    /// else what a proxy says. A client that lies here still counts against the overall limit.
+    static func client(_ request: Request, context: some RequestContext) -> String {
+        if let address = (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress { return address }
+        if let forwarded = request.headers[.xForwardedForHeader]?.split(separator: ",").first {
+            return forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return "unknown"
+    }
+
+    /// Where to go after signing in: a path on this gateway, nothing else.
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), !next.contains("\r"), !next.contains("\n") else {
+            return "/followups"
+        }
+        return next
+    }
+}
+
+extension Gateway {
+    /// The admin pages: sign-in, `/followups` and `/chats/{id}`, and their assets. Server-rendered
+    /// from the same queries as the admin API; they work without JavaScript, which only adds
+    /// live search and refreshing.
+    func addPageRoutes<Context: RequestContext>(to router: Router<Context>) {
+        let auth = PageAuth(token: config.admin.token, publicURLIsHTTPS: config.server.publicURL?.lowercased().hasPrefix("https://") ?? false)
+
+        router.get("/admin/assets/admin.css") { _, _ in
+            Self.asset(AdminAssets.css, type: "text/css; charset=utf-8")
+        }
+        router.get("/admin/assets/admin.js") { _, _ in
+            Self.asset(AdminAssets.js, type: "text/javascript; charset=utf-8")
+        }
+
+        router.get("/signin") { request, _ -> Response in
+            let next = PageAuth.safeNext(request.queryValues["next"])
+            if auth.session(request) != nil { return redirect(to: next) }
+            return htmlResponse(PageViews.signIn(next: next, error: nil, closed: auth.token == nil), status: auth.token == nil ? .forbidden : .ok)
+        }
+
+        router.post("/signin") { request, context -> Response in
+            let form = try await Self.readForm(request)
+            let next = PageAuth.safeNext(form["next"])
+            guard let token = auth.token else {
+                return htmlResponse(PageViews.signIn(next: next, error: nil, closed: true), status: .forbidden)
+            }
+            let client = PageAuth.client(request, context: context)
+            if let wait = auth.limiter.retryAfter(client: client) {
+                let minutes = max(1, Int((wait.seconds / 60).rounded(.up)))
+                context.logger.warning("sign-in refused: too many failed attempts")
+                return htmlResponse(
+                    PageViews.signIn(next: next, error: "Too many failed sign-ins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s").", closed: false),
+                    status: .tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"])
+            }
+            guard let presented = form["token"], !presented.isEmpty, constantTimeEquals(Array(presented.utf8), Array(token.value.utf8)) else {
+                auth.limiter.recordFailure(client: client)
+                context.logger.notice("sign-in failed: wrong admin token")
+                return htmlResponse(PageViews.signIn(next: next, error: "That token is not right.", closed: false), status: .unauthorized)
+            }
+            auth.limiter.recordSuccess(client: client)
+            let (id, _) = auth.sessions.start()
+            var response = redirect(to: next)
+            response.setCookie(auth.cookie(value: id, maxAge: Int(AdminSessions.lifetime.seconds), request: request))
+            context.logger.info("admin signed in")
+            return response
+        }
+
+        router.post("/signout") { request, _ -> Response in
+            let form = try await Self.readForm(request)
+            if let (id, _) = try? auth.checkForm(request, form: form) { auth.sessions.end(id: id) }
+            var response = redirect(to: "/signin")
+            response.setCookie(auth.cookie(value: "", maxAge: 0, request: request))
+            return response
+        }
+
+        router.get("/followups") { request, context -> Response in
+            guard let (_, session) = auth.session(request) else { return Self.signInRedirect(request) }
+            let model = try await self.followUpListModel(request)
+            return htmlResponse(PageViews.followUps(model, csrf: session.csrfToken))
+        }
+
+        router.get("/followups/rows") { request, _ -> Response in
+            guard auth.session(request) != nil else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
+            return htmlResponse(PageViews.followUpResults(try await self.followUpListModel(request)))
+        }
+
+        router.get("/chats/{id}") { request, context -> Response in
+            guard let (_, session) = auth.session(request) else { return Self.signInRedirect(request) }
+            let id = try context.parameters.require("id")
+            guard let detail = try await self.chatDetail(id: id) else {
+                return htmlResponse(
+                    PageViews.message(title: "No such chat", text: "There is no chat \(id). It may have been removed.", csrf: session.csrfToken),
+                    status: .notFound)
+            }
+            return htmlResponse(PageViews.chat(detail, csrf: session.csrfToken, now: self.clock.now()))
+        }
+
+        router.post("/chats/{id}/followup") { request, context -> Response in
+            let id = try context.parameters.require("id")
+            let form = try await Self.readForm(request)
+            guard auth.session(request) != nil else { return Self.signInRedirect(request, next: "/chats/\(id)") }
+            let signedIn: (id: String, session: AdminSessions.Session)
+            do {
+                signedIn = try auth.checkForm(request, form: form)
+            } catch let error as HTTPError {
+                return htmlResponse(PageViews.message(title: "Not changed", text: error.body ?? "refused", csrf: nil), status: error.status)
+            }
+            guard let enabled = form["enabled"].flatMap(Bool.init) else {
+                return htmlResponse(PageViews.message(title: "Not changed", text: "The form was incomplete.", csrf: signedIn.session.csrfToken), status: .badRequest)
+            }
+            try await self.setFollowUp(chatID: id, enabled: enabled, context: context)
+            return redirect(to: "/chats/\(id)")
+        }
+    }
+
+    func followUpListModel(_ request: Request) async throws -> PageViews.ListModel {
+        let query = request.queryValues
+        let employees = roster.roster.employees.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        // A stale link with an employee who left config shows everyone rather than an error.
+        let employeeID = query["employee"].flatMap { roster.roster.employees[$0] == nil ? nil : $0 } ?? ""
+        let search = String((query["search"] ?? "").prefix(200))
+        let listing = FollowUpListing(store: store, roster: roster)
+        let (items, total) = try await listing.list(employeeID: employeeID.isEmpty ? nil : employeeID, search: search, limit: followUpPageSize)
+        let filtered = !employeeID.isEmpty || !search.trimmingCharacters(in: .whitespaces).isEmpty
+        var channelTypes: [String: String] = [:]
+        for channel in config.channels { channelTypes[channel.id] = channel.type }
+        return PageViews.ListModel(
+            items: items, total: total, search: search, employeeID: employeeID, employees: employees, channelTypes: channelTypes,
+            emptyExplanation: listing.emptyExplanation(filtered: filtered), now: clock.now())
+    }
+
+    static func signInRedirect(_ request: Request, next: String? = nil) -> Response {
+        let target = next ?? (request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
+        let encoded = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~/"))) ?? "/followups"
+        return redirect(to: "/signin?next=" + encoded)
+    }
+
+    static func readForm(_ request: Request) async throws -> [String: String] {
+        do {
+            let body = try await request.body.collect(upTo: adminBodyLimit)
+            return FormValues.parse(String(buffer: body))
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "form over \(adminBodyLimit) bytes")
+        }
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: type, .cacheControl: "public, max-age=86400", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

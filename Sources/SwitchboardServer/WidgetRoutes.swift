@@ -1,0 +1,143 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import SwitchboardChannelKit
+import SwitchboardCore
+
+/// `/widget/<channel-id>/…`: what browser channels serve (scripts, pages, the session call) and
+/// their WebSockets. The gateway does the HTTP plumbing; the channel decides everything else.
+extension Gateway {
+    /// The largest body a browser channel's HTTP route reads (the session call is a few bytes).
+    static let browserBodyLimit = 16 * 1024
+
+    func browserChannel(id: String) -> (any BrowserChannel)? { channel(id: id) as? any BrowserChannel }
+
+    /// The WebSocket settings for every browser channel: frames up to the largest channel's
+    /// limit (each channel checks its own), and a protocol ping every 30 s — browsers answer it
+    /// themselves — so a dead connection is noticed and dropped.
+    var browserSocketConfiguration: WebSocketServerConfiguration {
+        let largest = channels.values.compactMap { ($0 as? any BrowserChannel)?.maxSocketMessageBytes }.max() ?? 16 * 1024
+        return WebSocketServerConfiguration(maxFrameSize: largest, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5))
+    }
+
+    func addWidgetRoutes(to router: Router<BasicRequestContext>) {
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+            let id = try context.parameters.require("channel")
+            let path = context.parameters.get("path") ?? ""
+            guard let channel = self.browserChannel(id: id) else {
+                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running widget channel '\(id)'")))
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.browserBodyLimit)
+            } catch is NIOTooManyBytesError {
+                return Response(status: .contentTooLarge)
+            }
+            let answer = await channel.handleBrowserRequest(Self.browserRequest(request, path: path, body: Array(buffer: body)))
+            var headers = HTTPFields()
+            for (name, value) in answer.headers {
+                if let field = HTTPField.Name(name) { headers[field] = value }
+            }
+            return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+        for method in [HTTPRequest.Method.get, .head, .post, .options] {
+            router.on("/widget/{channel}/{path}", method: method, use: handler)
+        }
+        router.get("/widget/{channel}") { request, context -> Response in
+            let id = try context.parameters.require("channel")
+            return Response(status: .found, headers: [.location: "/widget/\(id)/demo"])
+        }
+    }
+
+    /// Routes only WebSocket upgrades: `/widget/<channel-id>/ws`. A handshake the channel
+    /// refuses (a foreign `Origin`) is answered without upgrading.
+    func widgetSocketRouter() -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.ws(
+            "/widget/{channel}/ws",
+            shouldUpgrade: { request, context in
+                guard let id = context.parameters.get("channel"), let channel = self.browserChannel(id: id),
+                    channel.acceptsSocket(Self.browserRequest(request, path: "ws"))
+                else { return .dontUpgrade }
+                return .upgrade([:])
+            },
+            onUpgrade: { inbound, outbound, context in
+                guard let id = context.requestContext.parameters.get("channel"), let channel = self.browserChannel(id: id) else { return }
+                let messages = inbound.messages(maxSize: channel.maxSocketMessageBytes).map { @Sendable message -> SocketMessage in
+                    switch message {
+                    case .text(let text): .text(text)
+                    case .binary(let buffer): .binary(byteCount: buffer.readableBytes)
+                    }
+                }
+                await channel.serveSocket(
+                    HummingbirdChannelSocket(outbound: outbound), inbound: messages, handshake: Self.browserRequest(context.request, path: "ws"))
+            })
+        return router
+    }
+
+    static func browserRequest(_ request: Request, path: String, body: [UInt8] = []) -> BrowserRequest {
+        // Repeated fields are combined (RFC 9110 §5.3): two `Origin` headers make one value that
+        // is no origin at all, so such a request is refused rather than judged by either.
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            headers[field.name.canonicalName] = headers[field.name.canonicalName].map { "\($0), \(field.value)" } ?? field.value
+        }
+        // HTTP/1.1 carries the host in the Host header; HTTPTypes moves it to the authority.
+        if headers["host"] == nil, let authority = request.head.authority { headers["host"] = authority }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
+            query[String(key)] = String(value)
+        }
+        return BrowserRequest(method: request.method.rawValue, path: path, query: query, headers: headers, body: body)
+    }
+
+    /// `/`: where a new user starts — the widget demos and the admin pages.
+    func addIndexRoute(to router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ -> Response in
+            let demos = self.channels.values.compactMap { $0 as? any BrowserChannel }.sorted { $0.id < $1.id }
+                .flatMap { channel in channel.browserPages.map { (channel.id, $0) } }
+            let items = demos.map { id, page in
+                #"<li><a href="/widget/\#(id)/\#(page.path)">\#(escapeHTML(page.title))</a> <span>/widget/\#(id)/\#(page.path)</span></li>"#
+            }
+            let list = items.isEmpty
+                ? "<p>No widget channel is running. Add one in <code>channels/</code> (see <code>Sources/Channels/Widget/sample.yaml</code>).</p>"
+                : "<ul>\(items.joined())</ul>"
+            let html = """
+                <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>Switchboard</title><style>
+                body{font:16px/1.6 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#0f172a;max-width:680px;margin:56px auto;padding:0 20px}
+                h1{font-size:28px;margin:0 0 4px}p.sub{color:#475569;margin:0 0 28px}h2{font-size:17px;margin:28px 0 8px}
+                ul{padding:0;list-style:none}li{padding:10px 14px;border:1px solid #e2e8f0;border-radius:10px;margin-bottom:8px}
+                li span{color:#64748b;font-size:13px;margin-left:8px}a{color:#0f766e;font-weight:600}code{background:#f1f5f9;padding:1px 5px;border-radius:4px}
+                </style></head><body>
+                <h1>Switchboard</h1><p class="sub">Your gateway is running. Clients talk to AI employees here; follow-ups go out on their own.</p>
+                <h2>Try the website chat</h2>\(list)
+                <h2>For admins</h2><ul><li><a href="/followups">Follow-ups</a> <span>chats with a reminder scheduled (admin token)</span></li>
+                <li><a href="/healthz">Health</a> <span>/healthz</span></li><li><a href="/metrics">Metrics</a> <span>/metrics (Prometheus)</span></li></ul>
+                </body></html>
+                """
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+        }
+    }
+}
+
+private func escapeHTML(_ text: String) -> String {
+    text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        .replacingOccurrences(of: "\"", with: "&quot;")
+}
+
+/// A hummingbird-websocket outbound writer as a channel sees a socket.
+struct HummingbirdChannelSocket: ChannelSocket {
+    let outbound: WebSocketOutboundWriter
+
+    func send(_ text: String) async throws {
+        try await outbound.write(.text(text))
+    }
+
+    func close(code: Int, reason: String) async {
+        try? await outbound.close(.init(codeNumber: code), reason: reason)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// docs/screenshots/, committed with the code.
+private let screenshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("docs/screenshots")
+
+/// The widget in a real Chromium, as a visitor uses it: the demo page, a question, the
+/// employee's answer; the visitor leaves, the follow-up chain runs in scaled time, and when
+/// they come back every reminder is there once, announced by the launcher's badge.
+///
+/// Runs when chromedriver is installed, and always on CI (`CI=true`).
+@Suite(.serialized, .enabled(if: ChromeDriver.testsEnabled, "needs chromedriver (apt-get install -y chromium chromium-driver)"))
+struct WidgetBrowserTests {
+    /// Stands in for the LLM with what a concierge would write, so the screenshots read like
+    /// the product.
+    struct ConciergeComposer: Composer {
+        static let reply =
+            "Good morning! Yes — breakfast is included with the River King room. It's served 7:00–11:00 in the garden room, and we can bring it up to your balcony for €8. Shall I note that for your stay?"
+        static let reminders = [
+            "Just checking in — if anything else about your stay comes to mind, I'm right here to help.",
+            "Is the breakfast question still open for you? Happy to hold a balcony breakfast for your first morning.",
+            "I'll leave it here for now. Have a wonderful trip, and write anytime — we're always happy to help!",
+        ]
+
+        func compose(_ request: CompositionRequest) async throws -> Composition {
+            let text: String
+            switch request.purpose {
+            case .reply: text = Self.reply
+            case .reminder(let step, _): text = Self.reminders[min(max(step, 1), 3) - 1]
+            case .autoReply: text = "We're closed right now; Alexey will answer in the morning."
+            }
+            return Composition(text: text, usage: TokenUsage(promptTokens: 180, completionTokens: 45), model: "scripted")
+        }
+    }
+
+    /// A chain of three 3-hour steps; at 3600× each is three real seconds.
+    static let chain = """
+            auto_followup:
+              steps:
+                - { delay: { hours: 3 }, instruction: "Remind the user that we're available and ready to help" }
+                - { delay: { hours: 3 }, instruction: "Ask if the question is still relevant" }
+                - { delay: { hours: 3 }, instruction: "Say a warm goodbye and let them know we're always happy to help" }
+        """
+
+    /// 04:00 UTC today: the visitor writes in the morning (at 3600×, a few real seconds later)
+    /// and the reminders land the same afternoon, so the screenshots read like one day.
+    static func earlyToday() -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .gmt
+        return calendar.startOfDay(for: Date()).addingTimeInterval(4 * 3600)
+    }
+
+    @Test func aVisitorChatsLeavesAndComesBackToEveryReminderOnce() async throws {
+        let h = try await WidgetGatewayHarness(
+            employeeYAML: Self.chain, clock: ScaledClock(scale: 3600, startingAt: Self.earlyToday()), composer: ConciergeComposer())
+        let driver = try await ChromeDriver.start()
+        do {
+            try await story(h, driver)
+        } catch {
+            await driver.stop()
+            await h.shutdown()
+            throw error
+        }
+        await driver.stop()
+        await h.shutdown()
+    }
+
+    private func story(_ h: WidgetGatewayHarness, _ driver: ChromeDriver) async throws {
+        let demo = h.baseURL + "/widget/web/demo"
+        let browser = try await driver.session(width: 1280, height: 860)
+
+        // The demo page: a business site with the launcher in the corner.
+        try await browser.navigate(to: demo)
+        let launcher = try await browser.waitForElement("[data-testid=widget-open]")
+        #expect(try await launcher.attribute("aria-expanded") == "false")
+        _ = try await browser.waitForElement("[data-testid=widget-teaser]:not([hidden])")
+        try await Task.sleep(for: .milliseconds(400))  // the teaser's fade-in
+        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-demo.png"))
+
+        // A question, and the employee's answer.
+        try await launcher.click()
+        let input = try await browser.waitForElement("[data-testid=widget-input]")
+        try await browser.wait("the panel to open") { try await browser.element("[data-testid=widget-panel]").isDisplayed() }
+        try await input.sendKeys("Hi! Is breakfast included with the River King room?")
+        try await browser.element("[data-testid=widget-send]").click()
+        try await browser.wait("the AI reply", timeout: .seconds(15)) {
+            try await browser.elements("[data-testid=widget-message][data-author=employee]").count == 1
+        }
+        let reply = try await browser.element("[data-testid=widget-message][data-author=employee]").text()
+        #expect(reply.contains(ConciergeComposer.reply))
+        #expect(try await browser.elements("[data-testid=widget-message][data-author=client]").count == 1)
+        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-chat.png"))
+        let storageKey = "switchboard-widget:\(h.baseURL):web"
+        let saved = try await browser.execute("return localStorage.getItem(arguments[0])", [storageKey]).string ?? ""
+        #expect(saved.contains("\"token\":\"v1."), "the visitor token is kept in localStorage")
+
+        // The visitor leaves; the chain plays out while no page is open.
+        try await browser.navigate(to: "about:blank")
+        let token = try #require(saved.split(separator: "\"").first { $0.hasPrefix("v1.") }.map(String.init))
+        let chat = try #require(try await h.chat(visitorToken: token))
+        try await browser.wait("three reminders sent", timeout: .seconds(40)) {
+            try await h.gateway.store.messages(chatID: chat.id, limit: 20).filter { $0.followUpStep != nil }.count == 3
+        }
+        let away = try await h.gateway.store.messages(chatID: chat.id, limit: 20).filter { $0.followUpStep != nil }
+        #expect(away.map(\.text) == ConciergeComposer.reminders)
+        #expect(away.allSatisfy { $0.deliveredAt == nil }, "stored for the visitor, not delivered: \(away.map(\.deliveredAt))")
+
+        // Back on the page: the launcher says three new messages; the panel shows each once.
+        try await browser.navigate(to: demo)
+        let badge = try await browser.waitForElement("[data-testid=widget-unread]:not([hidden])", timeout: .seconds(15))
+        #expect(try await badge.text() == "3")
+        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-unread.png"))
+        try await browser.element("[data-testid=widget-open]").click()
+        try await browser.wait("the conversation") {
+            try await browser.elements("[data-testid=widget-message][data-author=employee]").count == 4
+        }
+        var texts: [String] = []
+        for message in try await browser.elements("[data-testid=widget-message]") { texts.append(try await message.text()) }
+        for reminder in ConciergeComposer.reminders {
+            #expect(texts.filter { $0.contains(reminder) }.count == 1, "replayed once: \(reminder)")
+        }
+        #expect(texts.filter { $0.contains(ConciergeComposer.reply) }.count == 1)
+        #expect(texts.filter { $0.contains("Is breakfast included") }.count == 1)
+        #expect(try await browser.elements("[data-testid=widget-unread]:not([hidden])").isEmpty, "read once the panel is open")
+        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-replay.png"))
+        let delivered = try await h.gateway.store.messages(chatID: chat.id, limit: 20).filter { $0.followUpStep != nil }
+        #expect(delivered.allSatisfy { ($0.deliveredAt ?? .distantPast) > $0.at }, "delivered when the visitor came back, after being stored")
+
+        // The same visitor on a phone-sized screen: the panel takes the whole screen.
+        let phone = try await driver.session(width: 390, height: 844, mobile: true)
+        try await phone.navigate(to: demo)
+        _ = try await phone.waitForElement("[data-testid=widget-open]")
+        try await phone.execute("localStorage.setItem(arguments[0], arguments[1])", [storageKey, saved])
+        try await phone.refresh()
+        try await phone.waitForElement("[data-testid=widget-open]").click()
+        try await phone.wait("the conversation on the phone") {
+            try await phone.elements("[data-testid=widget-message][data-author=employee]").count == 4
+        }
+        let width = try await phone.execute("return document.querySelector('[data-testid=widget-panel]').getBoundingClientRect().width").int
+        #expect(width == 390, "full width on a phone")
+        try await phone.saveScreenshot(to: screenshots.appendingPathComponent("widget-mobile.png"))
+    }
+}
