@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -61,6 +62,7 @@ let package = Package(
         .target(
             name: "TelegramChannel",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardChannelKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,6 +106,7 @@ let package = Package(
         .target(
             name: "SwitchboardServer",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
                 "SwitchboardComposer", "TelegramChannel", "WidgetChannel",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,6 +122,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard-bench",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,6 +165,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardServerTests",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
