@@ -1,4 +1,5 @@
 public import SwitchboardCore
+import SwitchboardChannelKit
 
 extension TelegramChannel {
     /// How the bot receives updates.
@@ -62,25 +63,8 @@ extension TelegramChannel {
             case maxBodyBytes = "max_body_bytes"
         }
 
-        /// Any key, so the keys a `CodingKeys` container would silently drop can be listed.
-        private struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
         public init(from decoder: any Decoder) throws {
-            let all = try decoder.container(keyedBy: AnyKey.self)
-            let known = Set(CodingKeys.allCases.map(\.rawValue))
-            if let unknown = all.allKeys.first(where: { !known.contains($0.stringValue) }) {
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: decoder.codingPath + [unknown],
-                        debugDescription:
-                            "unknown key '\(unknown.stringValue)' for a telegram channel; known keys: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))"
-                    ))
-            }
+            try rejectUnknownKeys(of: decoder, allowed: CodingKeys.self, channelType: "telegram")
 
             let container = try decoder.container(keyedBy: CodingKeys.self)
             let token = try container.decode(Secret.self, forKey: .token)

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardChannelKit
 public import SwitchboardCore
 
 extension WidgetChannel {
@@ -106,23 +107,8 @@ extension WidgetChannel {
             case authTimeout = "auth_timeout"
         }
 
-        /// Any key, so the keys a `CodingKeys` container would silently drop can be listed.
-        private struct AnyKey: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
         public init(from decoder: any Decoder) throws {
-            let all = try decoder.container(keyedBy: AnyKey.self)
-            let known = CodingKeys.allCases.map(\.rawValue)
-            if let unknown = all.allKeys.first(where: { !known.contains($0.stringValue) }) {
-                throw DecodingError.dataCorrupted(
-                    .init(
-                        codingPath: decoder.codingPath + [unknown],
-                        debugDescription: "unknown key '\(unknown.stringValue)' for a widget channel; known keys: \(known.joined(separator: ", "))"))
-            }
+            try rejectUnknownKeys(of: decoder, allowed: CodingKeys.self, channelType: "widget")
             let c = try decoder.container(keyedBy: CodingKeys.self)
             let defaults = Configuration()
 
@@ -133,7 +119,7 @@ extension WidgetChannel {
                     guard let normalized = OriginPolicy.normalize(origin) else {
                         throw DecodingError.dataCorrupted(
                             .init(
-                                codingPath: c.codingPath + [CodingKeys.allowedOrigins, AnyKey(stringValue: "\(index)")],
+                                codingPath: c.codingPath + [CodingKeys.allowedOrigins, AnySettingsKey(stringValue: "\(index)")],
                                 debugDescription:
                                     "allowed_origins entries must be an origin: scheme://host[:port] with no path, such as https://riverside.example; got '\(origin)'"
                             ))
