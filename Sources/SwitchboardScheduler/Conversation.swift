@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 public import Logging
 public import SwitchboardCore
 
@@ -42,7 +41,7 @@ public final class Conversation: InboundIntake, Sendable {
             message.receivedAt = now
             let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: message.channelID))
             let policy = ReplyPolicy(employee: employee)
-            let outcome = OutcomeBox()
+            let outcome = Captured<ReplyPolicy.Outcome?>(nil)
             let incoming = message
             let result = try await store.recordInbound(
                 message, employeeID: employee.id,
@@ -54,14 +53,14 @@ public final class Conversation: InboundIntake, Sendable {
                 chatChange: { chat in
                     let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
                     chat.replyDueAt = decided.replyDueAt
-                    outcome.set(decided)
+                    outcome.value = decided
                 })
             guard case .stored(let chat, _) = result else {
                 logger.debug("duplicate delivery ignored", metadata: ["channel.id": "\(message.channelID)"])
                 continue
             }
             newWork = true
-            if let autoReply = outcome.get()?.autoReply {
+            if let autoReply = outcome.value?.autoReply {
                 _ = try await store.enqueue(
                     NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now),
                     usage: nil, followUp: nil)
@@ -116,11 +115,4 @@ public final class Conversation: InboundIntake, Sendable {
         }
         scheduler.nudge()
     }
-}
-
-/// Carries a value out of a store transaction's closure.
-private final class OutcomeBox: Sendable {
-    private let value = Mutex<ReplyPolicy.Outcome?>(nil)
-    func set(_ outcome: ReplyPolicy.Outcome) { value.withLock { $0 = outcome } }
-    func get() -> ReplyPolicy.Outcome? { value.withLock { $0 } }
 }

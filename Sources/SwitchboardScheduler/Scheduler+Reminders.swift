@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import SwitchboardCore
 
 extension Scheduler {
@@ -38,14 +37,14 @@ extension Scheduler {
             }
             let employee = roster.roster.employees[item.chat.employeeID]
             let facts = try await facts(for: item.chat, employee: employee, now: now)
-            let verdict = Mutex<FollowUpPlanner.Verdict>(.notNow)
+            let verdict = Captured<FollowUpPlanner.Verdict>(.notNow)
             let state = try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
                 var log: [FollowUpDecision] = []
                 let v = planner.fire(state: &state, now: now, facts: facts, log: &log)
-                verdict.withLock { $0 = v }
+                verdict.value = v
                 return log
             }
-            guard case .send(let step, let instruction, let delivery) = verdict.withLock({ $0 }), let employee else { return }
+            guard case .send(let step, let instruction, let delivery) = verdict.value, let employee else { return }
             let run = state.run
 
             let history = try await store.messages(chatID: item.chat.id, limit: configuration.historyLimit)
