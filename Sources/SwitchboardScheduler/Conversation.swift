@@ -41,7 +41,6 @@ public final class Conversation: InboundIntake, Sendable {
             message.receivedAt = now
             let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: message.channelID))
             let policy = ReplyPolicy(employee: employee)
-            let outcome = Captured<ReplyPolicy.Outcome?>(nil)
             let incoming = message
             let result = try await store.recordInbound(
                 message, employeeID: employee.id,
@@ -52,19 +51,18 @@ public final class Conversation: InboundIntake, Sendable {
                 },
                 chatChange: { chat in
                     let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
+                    if chat.replyDueAt != decided.replyDueAt { chat.replyAttempts = 0 }
                     chat.replyDueAt = decided.replyDueAt
-                    outcome.value = decided
+                    // Queued with the message that calls for it: a crash cannot store one without the other.
+                    return decided.autoReply.map { autoReply in
+                        NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now)
+                    }
                 })
-            guard case .stored(let chat, _) = result else {
+            guard case .stored = result else {
                 logger.debug("duplicate delivery ignored", metadata: ["channel.id": "\(message.channelID)"])
                 continue
             }
             newWork = true
-            if let autoReply = outcome.value?.autoReply {
-                _ = try await store.enqueue(
-                    NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now),
-                    usage: nil, followUp: nil)
-            }
         }
         if newWork { scheduler.nudge() }
     }
@@ -75,7 +73,7 @@ public final class Conversation: InboundIntake, Sendable {
         let now = clock.now()
         let pausedUntil = clock.now(plusReal: operatorPause)
         let entry = NewOutboxEntry(
-            chatID: chatID, purpose: .operator, idempotencyKey: "operator:\(UUID().uuidString)", text: text, author: .operator, notBefore: now)
+            chatID: chatID, purpose: .operator, idempotencyKey: OutboxKey.operatorMessage().rawValue, text: text, author: .operator, notBefore: now)
         guard let queued = try await store.enqueue(entry, usage: nil, chatChange: { chat in
             chat.aiPausedUntil = pausedUntil
             // The operator answers instead of the AI.
@@ -93,9 +91,8 @@ public final class Conversation: InboundIntake, Sendable {
         guard let employee = roster.roster.employees[chat.employeeID] else { throw StoreError.unknownChat(chatID) }
         let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: chat.channelID))
         let now = clock.now()
-        let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable)
-        let state = try await store.updateFollowUp(chatID: chatID) { state, _ in
-            planner.apply(.chatFollowUp(enabled: enabled, at: now), to: &state, facts: facts)
+        let state = try await store.updateFollowUp(chatID: chatID) { state, chat in
+            planner.apply(.chatFollowUp(enabled: enabled, at: now), to: &state, facts: .init(chat: chat))
         }
         scheduler.nudge()
         return state
@@ -109,8 +106,7 @@ public final class Conversation: InboundIntake, Sendable {
         for employee in newRoster.employees.values {
             _ = try await store.updatePendingFollowUps(employeeID: employee.id) { state, chat in
                 let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: chat.channelID))
-                let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable)
-                return planner.apply(.chainChanged(at: now), to: &state, facts: facts)
+                return planner.apply(.chainChanged(at: now), to: &state, facts: .init(chat: chat))
             }
         }
         scheduler.nudge()

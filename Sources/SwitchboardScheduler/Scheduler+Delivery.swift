@@ -28,26 +28,36 @@ extension Scheduler {
                     return
                 }
             }
+            if entry.purpose == .reply, let paused = chat.aiPausedUntil, paused > clock.now() {
+                // Composed just before a human operator wrote: the AI does not talk over them.
+                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "an operator took the chat over"),
+                                         chatChange: nil, followUp: nil)
+                logger.info("AI reply withheld: an operator is answering")
+                return
+            }
             if chat.unreachable {
-                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), chatChange: nil) { state, _ in
-                    planner?.apply(.chatUnreachable(at: self.clock.now()), to: &state) ?? []
+                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), chatChange: nil) {
+                    state, chat in planner?.apply(.chatUnreachable(at: self.clock.now()), to: &state, facts: .init(chat: chat)) ?? []
                 }
                 return
             }
             guard let sender = senders.sender(forChannel: chat.channelID) else {
-                try await retryOrFail(outboxEntry, planner: planner, error: "channel \(chat.channelID) is not running", retryAfter: nil, logger: logger)
+                try await retryOrFail(outboxEntry, chat: chat, planner: planner, error: "channel \(chat.channelID) is not running", retryAfter: nil, logger: logger)
                 return
             }
             let receipt: DeliveryReceipt
+            let logger = logger
             do {
                 receipt = try await sender.send(
                     OutboundMessage(chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
                                     delivery: entry.delivery))
             } catch let error as DeliveryError {
-                try await recordFailure(outboxEntry, error, planner: planner, logger: logger)
+                try await recordShielded { try await self.recordFailure(outboxEntry, error, chat: chat, planner: planner, logger: logger) }
                 return
             } catch {
-                try await retryOrFail(outboxEntry, planner: planner, error: "\(error)", retryAfter: nil, logger: logger)
+                try await recordShielded {
+                    try await self.retryOrFail(outboxEntry, chat: chat, planner: planner, error: "\(error)", retryAfter: nil, logger: logger)
+                }
                 return
             }
             try await recordSent(outboxEntry, receipt: receipt, planner: planner, logger: logger)
@@ -57,47 +67,57 @@ extension Scheduler {
     }
 
     /// Records a delivered message. The provider has it now, so a failure to record must never
-    /// lead to sending it again: a few attempts, then the entry is left to its lease, whose
-    /// expiry turns it into a dead letter rather than a duplicate.
+    /// lead to sending it again: the write is shielded from shutdown, tried a few times, and
+    /// otherwise the entry is left to its lease, whose expiry turns it into a dead letter rather
+    /// than a duplicate.
     private func recordSent(_ outboxEntry: OutboxEntry, receipt: DeliveryReceipt, planner: FollowUpPlanner?, logger: Logger) async throws {
         let entry = outboxEntry.entry
         let sentAt = clock.now()
         var attempt = 0
         while true {
             do {
-                try await store.complete(outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs, delivered: receipt.delivered), chatChange: nil) {
-                    state, _ in
-                    guard let planner else { return [] }
-                    switch entry.purpose {
-                    case .reminder:
-                        return planner.apply(.reminderSent(step: entry.followUpStep ?? 0, at: sentAt), to: &state)
-                    case .reply, .operator:
-                        // The employee's message is now the last in the chat: the chain (re)starts.
-                        return planner.apply(.employeeMessage(at: sentAt), to: &state)
-                    case .autoReply:
-                        // An auto-reply promises a real answer later; it does not arm reminders.
-                        return []
+                try await recordShielded {
+                    try await self.store.complete(
+                        outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs, delivered: receipt.delivered),
+                        chatChange: nil
+                    ) { state, chat in
+                        guard let planner else { return [] }
+                        let facts = FollowUpPlanner.ChatFacts(chat: chat)
+                        switch entry.purpose {
+                        case .reminder:
+                            // A chain that stopped (and maybe started over) while the provider took
+                            // this one has recorded that step's end already.
+                            guard state.run == entry.followUpRun else { return [] }
+                            return planner.apply(.reminderSent(step: entry.followUpStep ?? 0, at: sentAt), to: &state, facts: facts)
+                        case .reply, .operator:
+                            // The employee's message is now the last in the chat: the chain (re)starts.
+                            return planner.apply(.employeeMessage(at: sentAt), to: &state, facts: facts)
+                        case .autoReply:
+                            // An auto-reply promises a real answer later; it does not arm reminders.
+                            return []
+                        }
                     }
                 }
                 logger.debug("delivered", metadata: ["outbox.purpose": "\(entry.purpose.rawValue)"])
+                if entry.purpose != .autoReply { nudge(.reminders) }
                 return
             } catch {
                 attempt += 1
                 logger.error("recording a delivered message failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 if attempt >= 3 { throw error }
-                try await Task.sleep(nanoseconds: 200_000_000 * UInt64(attempt))
+                try? await Task.sleep(for: .milliseconds(200 * attempt))
             }
         }
     }
 
-    private func recordFailure(_ outboxEntry: OutboxEntry, _ error: DeliveryError, planner: FollowUpPlanner?, logger: Logger) async throws {
+    private func recordFailure(_ outboxEntry: OutboxEntry, _ error: DeliveryError, chat: Chat, planner: FollowUpPlanner?, logger: Logger) async throws {
         switch error.kind {
         case .retryable:
-            try await retryOrFail(outboxEntry, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
+            try await retryOrFail(outboxEntry, chat: chat, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
         case .unreachable:
             let now = clock.now()
             try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), chatChange: { $0.unreachable = true }) {
-                state, _ in planner?.apply(.chatUnreachable(at: now), to: &state) ?? []
+                state, chat in planner?.apply(.chatUnreachable(at: now), to: &state, facts: .init(chat: chat)) ?? []
             }
             logger.notice("chat unreachable", metadata: ["error": "\(error.message)"])
         case .permanent:
@@ -105,13 +125,22 @@ extension Scheduler {
         }
     }
 
-    private func retryOrFail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, retryAfter: Duration?, logger: Logger) async throws {
+    private func retryOrFail(
+        _ entry: OutboxEntry, chat: Chat, planner: FollowUpPlanner?, error: String, retryAfter: Duration?, logger: Logger
+    ) async throws {
         guard entry.attempts < configuration.maxDeliveryAttempts else {
             try await fail(entry, planner: planner, error: "gave up after \(entry.attempts) attempts: \(error)", logger: logger)
             return
         }
         let wait = retryAfter ?? configuration.backoff(attempt: entry.attempts)
-        let next = clock.now(plusReal: wait)
+        var next = clock.now(plusReal: wait)
+        // What the employee writes goes out in working hours only, retries included; an
+        // operator's message and the out-of-hours auto-reply are not bound by them.
+        if entry.entry.purpose == .reply || entry.entry.purpose == .reminder,
+            let hours = roster.roster.employees[chat.employeeID]?.workingHours, let open = hours.nextWorkingMoment(atOrAfter: next)
+        {
+            next = open
+        }
         try await store.complete(outboxID: entry.id, .retry(at: next, error: error), chatChange: nil, followUp: nil)
         logger.info("delivery will be retried", metadata: ["error": "\(error)", "outbox.attempt": "\(entry.attempts)"])
     }
@@ -120,7 +149,7 @@ extension Scheduler {
     private func fail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, logger: Logger) async throws {
         let now = clock.now()
         try await store.complete(outboxID: entry.id, .dead(at: now, error: error), chatChange: nil) { state, _ in
-            guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep else { return [] }
+            guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun else { return [] }
             return planner.apply(.reminderFailed(step: step, at: now, detail: error), to: &state)
         }
         logger.warning("message ended as a dead letter", metadata: ["error": "\(error)"])

@@ -37,10 +37,16 @@ extension Scheduler {
             }
             let employee = roster.roster.employees[item.chat.employeeID]
             let facts = try await facts(for: item.chat, employee: employee, now: now)
+            let maxAttempts = configuration.maxCompositionAttempts
             let verdict = Captured<FollowUpPlanner.Verdict>(.notNow)
             let state = try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
                 var log: [FollowUpDecision] = []
-                let v = planner.fire(state: &state, now: now, facts: facts, log: &log)
+                var v = planner.fire(state: &state, now: now, facts: facts, log: &log)
+                // Counted before composing, in this transaction, so a crash mid-composition
+                // still counts and no (run, step) is composed more than `maxAttempts` times.
+                if case .send = v, !planner.beginComposition(state: &state, now: now, maxAttempts: maxAttempts, facts: facts, log: &log) {
+                    v = .notNow
+                }
                 verdict.value = v
                 return log
             }
@@ -54,20 +60,23 @@ extension Scheduler {
                     CompositionRequest(employee: employee, chatTitle: item.chat.title, purpose: .reminder(step: step, instruction: instruction),
                                        history: history, now: now))
             } catch {
-                logger.warning("composing a reminder failed", metadata: ["error": "\(error)"])
-                let retryAfter = (error as? CompositionError)?.retryAfter ?? configuration.backoff(attempt: state.attempts + 1)
+                let permanent = (error as? CompositionError)?.isRetryable == false
+                composerFailed(error, permanent: permanent, purpose: "reminder", logger: logger)
+                let retryAfter = (error as? CompositionError)?.retryAfter ?? configuration.backoff(attempt: state.attempts)
                 let backoff = Duration.seconds(retryAfter.seconds * clock.rate)
-                let maxAttempts = (error as? CompositionError)?.isRetryable == false ? 1 : configuration.maxCompositionAttempts
                 try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
-                    planner.compositionFailed(state: &state, now: now, backoff: backoff, maxAttempts: maxAttempts, facts: facts, detail: "\(error)")
+                    guard state.run == run, state.step == step else { return [] }
+                    return planner.compositionFailed(state: &state, now: now, backoff: backoff, maxAttempts: permanent ? 0 : maxAttempts, facts: facts,
+                                                     detail: "\(error)")
                 }
                 return
             }
+            composerHealth?.recover()
 
             let usage = UsageRecord(employeeID: employee.id, chatID: item.chat.id, purpose: .reminder, usage: composition.usage,
                                     model: composition.model, at: clock.now())
             let entry = NewOutboxEntry(
-                chatID: item.chat.id, purpose: .reminder, idempotencyKey: "reminder:\(run):\(step)", text: composition.text,
+                chatID: item.chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reminder(run: run, step: step).rawValue, text: composition.text,
                 delivery: delivery, author: .employee, notBefore: clock.now(), followUpRun: run, followUpStep: step)
             do {
                 let queued = try await store.enqueue(entry, usage: usage) { state, _ in
@@ -77,7 +86,19 @@ extension Scheduler {
                     }
                     return planner.apply(.reminderQueued(step: step, at: now), to: &state)
                 }
-                if queued == nil { logger.notice("reminder already queued by another claim; not queued twice") }
+                if queued == nil {
+                    // Cannot happen while every stop ends its (run, step) for good; if it does,
+                    // the tokens are still counted and the retries stay bounded.
+                    logger.error("reminder key already used; not queued twice", metadata: ["outbox.key": "\(entry.idempotencyKey)"])
+                    try await store.recordUsage(usage)
+                    try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
+                        guard state.run == run, state.step == step else { return [] }
+                        return planner.compositionFailed(state: &state, now: now, backoff: .zero, maxAttempts: 0, facts: facts,
+                                                         detail: "a reminder was already queued under \(entry.idempotencyKey)")
+                    }
+                } else {
+                    nudge(.deliveries)
+                }
             } catch let rejected as TransitionRejected {
                 logger.info("reminder dropped", metadata: ["reason": "\(rejected.reason)"])
                 try await store.recordUsage(usage)

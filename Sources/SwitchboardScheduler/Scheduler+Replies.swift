@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import SwitchboardCore
 
 extension Scheduler {
@@ -13,41 +14,99 @@ extension Scheduler {
                 _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = nil }, followUp: nil)
                 return
             }
+            let hours = employee.workingHours
             if let paused = claimed.aiPausedUntil, paused > now {
-                // An operator has the chat; the AI does not answer over them.
-                _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = nil }, followUp: nil)
+                // An operator has the chat; the AI does not answer over them. If they leave the
+                // client's message unanswered, the AI answers once the pause is over.
+                let after = hours.nextWorkingMoment(atOrAfter: paused)
+                _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = after }, followUp: nil)
+                logger.info("answer waits for the operator pause to end")
                 return
             }
-            if !employee.workingHours.isWorking(at: now) {
-                let next = employee.workingHours.nextWorkingMoment(atOrAfter: now)
+            if !hours.isWorking(at: now) {
+                let next = hours.nextWorkingMoment(atOrAfter: now)
                 _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = next }, followUp: nil)
                 return
             }
+            let answered = claimed.lastClientMessageAt ?? now
+            // Counted before composing, so a crash mid-composition counts too.
+            let attempt = claimed.replyAttempts + 1
+            _ = try await store.updateChat(id: claimed.id, { $0.replyAttempts = attempt }, followUp: nil)
+
             let history = try await store.messages(chatID: claimed.id, limit: configuration.historyLimit)
             let composition: Composition
             do {
                 composition = try await composer.compose(
                     CompositionRequest(employee: employee, chatTitle: claimed.title, purpose: .reply, history: history, now: now))
             } catch {
-                let wait = (error as? CompositionError)?.retryAfter ?? .seconds(30)
-                let retryAt = clock.now(plusReal: wait)
-                logger.warning("composing a reply failed; will retry", metadata: ["error": "\(error)"])
-                _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = retryAt }, followUp: nil)
+                let permanent = (error as? CompositionError)?.isRetryable == false
+                composerFailed(error, permanent: permanent, purpose: "reply", logger: logger)
+                if permanent || attempt >= configuration.maxCompositionAttempts {
+                    try await giveUpReply(claimed, answering: answered, error: error, attempts: attempt, permanent: permanent)
+                } else {
+                    let wait = (error as? CompositionError)?.retryAfter ?? configuration.backoff(attempt: attempt)
+                    let retryAt = clock.now(plusReal: wait)
+                    _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = retryAt }, followUp: nil)
+                }
                 return
             }
-            let answered = claimed.lastClientMessageAt
-            let key = "reply:\(Int((answered ?? now).timeIntervalSince1970 * 1000))"
-            _ = try await store.enqueue(
-                NewOutboxEntry(chatID: claimed.id, purpose: .reply, idempotencyKey: key, text: composition.text, notBefore: clock.now()),
-                usage: UsageRecord(employeeID: employee.id, chatID: claimed.id, purpose: .reply, usage: composition.usage, model: composition.model,
-                                   at: clock.now()),
+            composerHealth?.recover()
+            let usage = UsageRecord(employeeID: employee.id, chatID: claimed.id, purpose: .reply, usage: composition.usage, model: composition.model,
+                                    at: clock.now())
+            let queued = try await store.enqueue(
+                NewOutboxEntry(chatID: claimed.id, purpose: .reply, idempotencyKey: OutboxKey.reply(answering: answered).rawValue, text: composition.text,
+                               notBefore: clock.now()),
+                usage: usage,
                 chatChange: { chat in
+                    chat.replyAttempts = 0
                     // A message that arrived while we composed still needs its own answer.
-                    if chat.lastClientMessageAt == answered { chat.replyDueAt = nil }
+                    if chat.lastClientMessageAt == claimed.lastClientMessageAt { chat.replyDueAt = nil }
                 },
                 followUp: nil)
+            if queued == nil {
+                // Already answered (another process's claim ran out mid-composition): the
+                // tokens still count, and the debt is settled.
+                try await store.recordUsage(usage)
+                _ = try await store.updateChat(id: claimed.id, { chat in
+                    chat.replyAttempts = 0
+                    if chat.lastClientMessageAt == claimed.lastClientMessageAt { chat.replyDueAt = nil }
+                }, followUp: nil)
+            } else {
+                nudge(.deliveries)
+            }
         } catch {
             logger.error("replying failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Ends an answer that cannot be composed as a visible failure on the chat (a dead letter
+    /// saying why) instead of retrying for ever.
+    private func giveUpReply(_ chat: Chat, answering: Date, error: any Error, attempts: Int, permanent: Bool) async throws {
+        let why = permanent ? "the composer refused: \(error)" : "gave up after \(attempts) compositions: \(error)"
+        _ = try await store.enqueue(
+            NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: OutboxKey.replyFailed(answering: answering).rawValue,
+                           text: "(no answer could be composed)", notBefore: clock.now(), failure: why),
+            usage: nil,
+            chatChange: { stored in
+                stored.replyAttempts = 0
+                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
+            },
+            followUp: nil)
+    }
+
+    /// Counts a composer failure and, for one only an admin can fix, says once per occurrence
+    /// what to fix and marks the composer not ready.
+    func composerFailed(_ error: any Error, permanent: Bool, purpose: String, logger: Logger) {
+        Counter(label: "switchboard_composer_failures_total", dimensions: [("purpose", purpose), ("kind", permanent ? "permanent" : "retryable")])
+            .increment()
+        if permanent {
+            let problem = "the composer refuses requests (\(error)); check composer.api_key, composer.model and composer.base_url"
+            if composerHealth?.problem != problem {
+                logger.error("composing fails permanently: \(problem)")
+            }
+            composerHealth?.fail(problem)
+        } else {
+            logger.warning("composing failed; will retry", metadata: ["composer.purpose": "\(purpose)", "error": "\(error)"])
         }
     }
 }

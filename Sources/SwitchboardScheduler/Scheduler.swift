@@ -3,9 +3,11 @@ public import Logging
 public import ServiceLifecycle
 public import SwitchboardCore
 
-/// The long-running service that carries out plans: it fires due reminders (checking every
-/// gate, composing, queueing) and delivers the outbox (retrying, dead-lettering). Pending work
-/// lives in the store; the service sleeps until the earliest due moment or until `nudge()`.
+/// The long-running service that carries out plans: it delivers the outbox (retrying,
+/// dead-lettering), composes the answers clients are owed, and fires due reminders (checking
+/// every gate, composing, queueing). Pending work lives in the store; each kind of work has its
+/// own bounded pool of workers, so a slow model never holds up a delivery, and each pool sleeps
+/// until its next due moment or until `nudge()`.
 public final class Scheduler: Service, Sendable {
     /// Tunables, with the defaults a production gateway uses.
     public struct Configuration: Sendable {
@@ -17,10 +19,17 @@ public final class Scheduler: Service, Sendable {
         /// Messages of history a composer sees.
         public var historyLimit = 20
         public var maxDeliveryAttempts = 8
+        /// Compositions started for one reply or one (run, step) of a chain, crashes included.
         public var maxCompositionAttempts = 5
-        /// The longest the service sleeps without looking, in real time: picks up work another
+        /// Deliveries under way at once.
+        public var deliveryWorkers = 8
+        /// Replies being composed at once; reminders have a pool of the same size.
+        public var compositionWorkers = 4
+        /// The longest a pool sleeps without looking, in real time: picks up work another
         /// process wrote to a shared database.
         public var idleCheck: Duration = .seconds(15)
+        /// The longest a record of what a provider accepted may take once shutdown has begun.
+        public var recordTimeout: Duration = .seconds(10)
 
         public init(owner: String = Configuration.defaultOwner()) { self.owner = owner }
 
@@ -34,6 +43,11 @@ public final class Scheduler: Service, Sendable {
         }
     }
 
+    /// The kinds of work, each with its own pool.
+    enum Work: String, Sendable, CaseIterable {
+        case deliveries, replies, reminders
+    }
+
     let store: any Store
     let composer: any Composer
     let senders: ChannelSenders
@@ -41,11 +55,13 @@ public final class Scheduler: Service, Sendable {
     let clock: any WallClock
     let logger: Logger
     let configuration: Configuration
-    private let wake = WakeSignal()
+    /// Told when the composer fails in a way only an admin can fix, and when it works again.
+    let composerHealth: ComponentHealth?
+    private let wakes: [Work: WakeSignal] = Dictionary(uniqueKeysWithValues: Work.allCases.map { ($0, WakeSignal()) })
 
     public init(
         store: any Store, composer: any Composer, senders: ChannelSenders, roster: LiveRoster, clock: any WallClock,
-        logger: Logger, configuration: Configuration = Configuration()
+        logger: Logger, configuration: Configuration = Configuration(), composerHealth: ComponentHealth? = nil
     ) {
         self.store = store
         self.composer = composer
@@ -54,64 +70,179 @@ public final class Scheduler: Service, Sendable {
         self.clock = clock
         self.logger = logger
         self.configuration = configuration
+        self.composerHealth = composerHealth
     }
 
     /// Tells the scheduler that new work may be due (a reminder was armed, a message queued).
-    public func nudge() { wake.signal() }
+    public func nudge() {
+        for wake in wakes.values { wake.signal() }
+    }
 
-    /// Runs until cancelled or until graceful shutdown; on graceful shutdown the pass under way
-    /// finishes — a message being sent is sent and recorded — and no new pass starts.
+    /// Wakes one pool: the work one item produced for another (a queued reminder to deliver).
+    func nudge(_ work: Work) { wakes[work]?.signal() }
+
+    /// Runs until cancelled or until graceful shutdown; on graceful shutdown no new work is
+    /// claimed and the work under way finishes — a message being sent is sent and recorded.
     public func run() async throws {
         logger.info("scheduler started", metadata: ["scheduler.owner": "\(configuration.owner)"])
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                do {
-                    try await self.runDue()
-                    try await self.sleepUntilNextWork()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    self.logger.error("scheduler pass failed; retrying", metadata: ["error": "\(error)"])
-                    try? await self.clock.sleep(until: self.clock.now(plusReal: .seconds(1)))
+            await withTaskGroup(of: Void.self) { group in
+                for work in Work.allCases {
+                    group.addTask { await self.pool(work) }
                 }
             }
         } onGracefulShutdown: {
-            self.wake.signal()
+            self.nudge()
         }
         logger.info("scheduler stopped")
     }
 
-    /// Carries out everything due now — outbox deliveries, owed replies, reminders — until
-    /// nothing is left.
-    /// Returns how many items it handled. Tests call this directly with a manual clock.
+    /// Carries out everything due now — outbox deliveries, owed replies, reminders — one at a
+    /// time, until nothing is left. Returns how many items it handled. Tests call this directly
+    /// with a manual clock.
     @discardableResult
     public func runDue() async throws -> Int {
         var handled = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let now = clock.now()
-            let leaseUntil = clock.now(plusReal: configuration.lease)
-            let entries = try await store.claimDueOutbox(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
-            for entry in entries { await deliver(entry) }
-            let replies = try await store.claimDueReplies(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
-            for chat in replies { await reply(to: chat) }
-            let due = try await store.claimDueFollowUps(now: now, owner: configuration.owner, leaseUntil: leaseUntil, limit: configuration.batchSize)
-            for item in due { await fire(item) }
-            if entries.isEmpty && replies.isEmpty && due.isEmpty { break }
-            handled += entries.count + replies.count + due.count
+            var round = 0
+            for work in Work.allCases {
+                let items = try await claim(work, limit: configuration.batchSize)
+                for item in items { await perform(item) }
+                round += items.count
+            }
+            if round == 0 { break }
+            handled += round
         }
         return handled
     }
 
-    private func sleepUntilNextWork() async throws {
+    // MARK: - Pools
+
+    /// One claimed piece of work.
+    enum Item: Sendable {
+        case delivery(OutboxEntry)
+        case reply(Chat)
+        case reminder(DueFollowUp)
+    }
+
+    func claim(_ work: Work, limit: Int) async throws -> [Item] {
+        let now = clock.now()
+        let leaseUntil = clock.now(plusReal: configuration.lease)
+        let owner = configuration.owner
+        switch work {
+        case .deliveries:
+            return try await store.claimDueOutbox(now: now, owner: owner, leaseUntil: leaseUntil, limit: limit).map(Item.delivery)
+        case .replies:
+            return try await store.claimDueReplies(now: now, owner: owner, leaseUntil: leaseUntil, limit: limit).map(Item.reply)
+        case .reminders:
+            return try await store.claimDueFollowUps(now: now, owner: owner, leaseUntil: leaseUntil, limit: limit).map(Item.reminder)
+        }
+    }
+
+    func perform(_ item: Item) async {
+        switch item {
+        case .delivery(let entry): await deliver(entry)
+        case .reply(let chat): await reply(to: chat)
+        case .reminder(let due): await fire(due)
+        }
+    }
+
+    private func workers(_ work: Work) -> Int {
+        max(1, work == .deliveries ? configuration.deliveryWorkers : configuration.compositionWorkers)
+    }
+
+    /// Keeps up to `workers(work)` items of one kind under way: claims as slots free up, and
+    /// otherwise waits for a slot, a nudge, or the next due moment of this kind.
+    private func pool(_ work: Work) async {
+        let capacity = workers(work)
+        let wake = wakes[work]!  // every kind has a signal: built from `Work.allCases`
+        // Child results: `true` when an item finished, `false` when the waiter woke.
+        await withTaskGroup(of: Bool.self) { group in
+            var busy = 0
+            var waiting = false
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if busy < capacity {
+                    do {
+                        let items = try await claim(work, limit: capacity - busy)
+                        for item in items {
+                            group.addTask {
+                                await self.perform(item)
+                                return true
+                            }
+                        }
+                        busy += items.count
+                        if busy == capacity { /* full: wait for a slot below */ } else if !waiting {
+                            waiting = true
+                            group.addTask {
+                                await self.waitForWork(work, wake: wake)
+                                return false
+                            }
+                        }
+                    } catch {
+                        logger.error("claiming work failed; retrying", metadata: ["scheduler.work": "\(work.rawValue)", "error": "\(error)"])
+                        try? await Task.sleep(for: .seconds(1))
+                        continue
+                    }
+                }
+                guard let finished = await group.next() else { break }
+                if finished { busy -= 1 } else { waiting = false }
+            }
+            // Shutting down: let the items under way finish (they are not cancelled) and end the waiter.
+            wake.signal()
+            while await group.next() != nil {}
+        }
+    }
+
+    /// Returns at a nudge, when this kind of work is next due, or after `idleCheck`.
+    private func waitForWork(_ work: Work, wake: WakeSignal) async {
         let latest = clock.now(plusReal: configuration.idleCheck)
-        let next = min(try await store.nextWakeTime() ?? latest, latest)
-        if next <= clock.now() { return }
+        let times = try? await store.nextWakeTimes()
+        let due: Date?
+        switch work {
+        case .deliveries: due = times?.outbox
+        case .replies: due = times?.replies
+        case .reminders: due = times?.reminders
+        }
+        let next = min(due ?? latest, latest)
+        if next <= clock.now() {
+            // Due already but not claimable by us a moment ago (another process's claim just
+            // expiring): look again shortly rather than spin.
+            try? await Task.sleep(for: .milliseconds(20))
+            return
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.clock.sleep(until: next) }
-            group.addTask { await self.wake.wait() }
+            group.addTask { await wake.wait() }
             await group.next()
             group.cancelAll()
         }
-        try Task.checkCancellation()
     }
+
+    /// Runs a store write that records what already happened outside (a provider accepted a
+    /// message) so that cancellation of the caller — a stopping gateway — cannot drop it; the
+    /// write gets `recordTimeout` before it is given up with an error.
+    func recordShielded(_ write: @escaping @Sendable () async throws -> Void) async throws {
+        let timeout = configuration.recordTimeout
+        // An unstructured task does not inherit the caller's cancellation.
+        try await Task {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await write()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return false
+                }
+                let finished = try await group.next() ?? false
+                group.cancelAll()
+                if !finished { throw RecordTimedOut() }
+            }
+        }.value
+    }
+}
+
+/// A record of something that already happened outside did not reach the store in time.
+struct RecordTimedOut: Error, CustomStringConvertible {
+    var description: String { "the store did not record the outcome in time" }
 }

@@ -431,6 +431,7 @@ enum PageViews {
             case .skipped: "Skipped"
             case .cancelled: "Cancelled"
             case .finished: "Chain finished"
+            case .deadLetter: "Not delivered"
             case nil: decision.kind.capitalized
             }
         let what = decision.step.map { "\(label) · step \($0)" } ?? label

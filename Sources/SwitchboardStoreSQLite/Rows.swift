@@ -23,7 +23,7 @@ extension SQLiteStore {
             id: row["id"], channelID: row["channel_id"], conversationKey: row["conversation_key"], employeeID: row["employee_id"],
             title: row["title"], clientName: row["client_name"], createdAt: date(row["created_at"])!,
             lastClientMessageAt: date(row["last_client_message_at"]), unreachable: row["unreachable"],
-            aiPausedUntil: date(row["ai_paused_until"]), replyDueAt: date(row["reply_due_at"]))
+            aiPausedUntil: date(row["ai_paused_until"]), replyDueAt: date(row["reply_due_at"]), replyAttempts: row["reply_attempts"])
     }
 
     static func message(_ row: Row) -> StoredMessage {
@@ -58,13 +58,13 @@ extension SQLiteStore {
         try db.execute(
             sql: """
                 INSERT INTO chats (id, channel_id, conversation_key, employee_id, title, client_name, search_text, created_at,
-                                   last_client_message_at, unreachable, ai_paused_until, reply_due_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   last_client_message_at, unreachable, ai_paused_until, reply_due_at, reply_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET
                   employee_id = excluded.employee_id, title = excluded.title, client_name = excluded.client_name,
                   search_text = excluded.search_text, last_client_message_at = excluded.last_client_message_at,
                   unreachable = excluded.unreachable, ai_paused_until = excluded.ai_paused_until,
-                  reply_due_at = excluded.reply_due_at,
+                  reply_due_at = excluded.reply_due_at, reply_attempts = excluded.reply_attempts,
                   -- A changed debt is a new piece of work: whoever leased the old one lets go.
                   reply_lease_owner = CASE WHEN chats.reply_due_at IS excluded.reply_due_at THEN chats.reply_lease_owner END,
                   reply_lease_until = CASE WHEN chats.reply_due_at IS excluded.reply_due_at THEN chats.reply_lease_until END
@@ -73,7 +73,7 @@ extension SQLiteStore {
                 chat.id, chat.channelID, chat.conversationKey, chat.employeeID, chat.title, chat.clientName,
                 searchText, chat.createdAt.timeIntervalSince1970,
                 chat.lastClientMessageAt?.timeIntervalSince1970, chat.unreachable, chat.aiPausedUntil?.timeIntervalSince1970,
-                chat.replyDueAt?.timeIntervalSince1970,
+                chat.replyDueAt?.timeIntervalSince1970, chat.replyAttempts,
             ])
         // The Follow-ups list searches its own copy of the text (see migration v4).
         try db.execute(
@@ -93,6 +93,26 @@ extension SQLiteStore {
             arguments: [chat.id, chat.channelID, providerMessageID, author.rawValue, kind.rawValue, text, at.timeIntervalSince1970, step, outboxID])
         return StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: kind, text: text, at: at,
                              providerMessageID: providerMessageID, followUpStep: step, outboxID: outboxID)
+    }
+
+    /// Inserts an outbox entry; `nil` when the chat has one under the same idempotency key
+    /// (with `ignoringDuplicate`; otherwise that is checked first and also answers `nil`).
+    @discardableResult
+    static func insertOutbox(_ db: Database, _ entry: NewOutboxEntry, ignoringDuplicate: Bool) throws -> OutboxEntry? {
+        let status: OutboxStatus = entry.failure == nil ? .pending : .dead
+        try db.execute(
+            sql: """
+                INSERT INTO outbox (chat_id, purpose, idempotency_key, text, delivery, author, status, next_attempt_at, followup_run,
+                                    followup_step, last_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (chat_id, idempotency_key) DO NOTHING
+                """,
+            arguments: [entry.chatID, entry.purpose.rawValue, entry.idempotencyKey, entry.text, try encode(entry.delivery),
+                        entry.author.rawValue, status.rawValue, entry.notBefore.timeIntervalSince1970, entry.followUpRun, entry.followUpStep,
+                        entry.failure])
+        guard db.changesCount > 0 else { return nil }
+        return OutboxEntry(id: db.lastInsertedRowID, entry: entry, status: status, attempts: 0, nextAttemptAt: entry.notBefore,
+                           lastError: entry.failure)
     }
 
     static func insertUsage(_ db: Database, _ usage: UsageRecord) throws {
@@ -117,16 +137,34 @@ extension SQLiteStore {
         var state = before ?? FollowUpState()
         let decisions = try transition(&state, chat)
         if state != before {
+            // The lease is on one piece of work — this (run, step) going out at this time. When
+            // that is what it was (the holder counted a composition), the holder keeps it.
+            let sameWork = before.map { $0.status == state.status && $0.run == state.run && $0.step == state.step && $0.sendsAt == state.sendsAt } ?? false
             try db.execute(
                 sql: """
                     INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
                     VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)
                     ON CONFLICT(chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
-                      sends_at = excluded.sends_at, state = excluded.state, lease_owner = NULL, lease_until = NULL,
+                      sends_at = excluded.sends_at, state = excluded.state,
+                      lease_owner = CASE WHEN ? THEN followups.lease_owner END,
+                      lease_until = CASE WHEN ? THEN followups.lease_until END,
                       search_text = excluded.search_text
                     """,
                 arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try Self.encode(state),
-                            SearchText.index(title: chat.title, clientName: chat.clientName)])
+                            SearchText.index(title: chat.title, clientName: chat.clientName), sameWork, sameWork])
+            // A reminder queued under (run, step) that the chain has left — the client replied,
+            // the chat was switched off — must not go out: its entry is cancelled in the same
+            // transaction, unless a delivery is already under way (that one completes as sent or not).
+            if let before, before.status == .sending, let step = before.step,
+                !(state.status == .sending && state.run == before.run && state.step == step)
+            {
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET status = 'cancelled', last_error = ?
+                        WHERE chat_id = ? AND purpose = 'reminder' AND followup_run = ? AND followup_step = ? AND status = 'pending'
+                        """,
+                    arguments: ["the chain stopped before delivery (\((state.lastReason ?? .chainChanged).rawValue))", chat.id, before.run, step])
+            }
         }
         for d in decisions {
             try db.execute(

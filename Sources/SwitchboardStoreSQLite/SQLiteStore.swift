@@ -202,13 +202,18 @@ public final class SQLiteStore: Store {
                 END;
                 """)
         }
+        migrator.registerMigration("v6-reply-attempts") { db in
+            // Compositions started for the answer a chat is owed: a composer that keeps failing
+            // ends the answer as a visible failure instead of retrying for ever.
+            try db.execute(sql: "ALTER TABLE chats ADD COLUMN reply_attempts INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
     // MARK: - Chats and messages
 
     public func recordInbound(
-        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: (@Sendable (inout Chat) -> Void)?
+        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: InboundChatChange?
     ) async throws -> InboundResult {
         try await db.write { db in
             if let id = message.providerMessageID,
@@ -236,8 +241,9 @@ public final class SQLiteStore: Store {
                 // A client who writes again can be reached again.
                 chat.unreachable = false
             }
-            chatChange?(&chat)
+            let answer = chatChange?(&chat)
             try Self.saveChat(db, chat)
+            if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
             try db.execute(
                 sql: """
                     INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, is_edit)
@@ -483,19 +489,12 @@ public final class SQLiteStore: Store {
                 try Self.saveChat(db, chat)
             }
             if let followUp { try self.transition(db, chat: chat, followUp) }
-            try db.execute(
-                sql: """
-                    INSERT INTO outbox (chat_id, purpose, idempotency_key, text, delivery, author, status, next_attempt_at, followup_run, followup_step)
-                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                    """,
-                arguments: [entry.chatID, entry.purpose.rawValue, entry.idempotencyKey, entry.text, try Self.encode(entry.delivery),
-                            entry.author.rawValue, entry.notBefore.timeIntervalSince1970, entry.followUpRun, entry.followUpStep])
-            let id = db.lastInsertedRowID
+            guard let queued = try Self.insertOutbox(db, entry, ignoringDuplicate: false) else { return nil }
             if var usage {
-                usage.outboxID = id
+                usage.outboxID = queued.id
                 try Self.insertUsage(db, usage)
             }
-            return OutboxEntry(id: id, entry: entry, status: .pending, attempts: 0, nextAttemptAt: entry.notBefore)
+            return queued
         }
     }
 
@@ -584,20 +583,22 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func nextWakeTime() async throws -> Date? {
+    public func nextWakeTimes() async throws -> WakeTimes {
         try await db.read { db in
-            let candidates = [
-                // Both walk an index and stop early, so waking stays cheap with a million armed chats.
-                try Double.fetchOne(
-                    db, sql: "SELECT sends_at FROM followups WHERE status = 'scheduled' AND lease_until IS NULL ORDER BY sends_at LIMIT 1"),
-                // A claimed reminder is due already; it needs attention again when its lease runs out.
-                // (`+status` keeps SQLite on the small partial index of leased rows.)
-                try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM followups WHERE lease_until IS NOT NULL AND +status = 'scheduled'"),
-                try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"),
-                try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM outbox WHERE status = 'sending'"),
-                try Double.fetchOne(db, sql: "SELECT min(max(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL"),
-            ].compactMap { $0 }
-            return candidates.min().map { Date(timeIntervalSince1970: $0) }
+            func earliest(_ values: Double?...) -> Date? { values.compactMap { $0 }.min().map { Date(timeIntervalSince1970: $0) } }
+            return WakeTimes(
+                outbox: earliest(
+                    try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"),
+                    try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM outbox WHERE status = 'sending'")),
+                replies: earliest(
+                    try Double.fetchOne(db, sql: "SELECT min(max(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL")),
+                reminders: earliest(
+                    // Both walk an index and stop early, so waking stays cheap with a million armed chats.
+                    try Double.fetchOne(
+                        db, sql: "SELECT sends_at FROM followups WHERE status = 'scheduled' AND lease_until IS NULL ORDER BY sends_at LIMIT 1"),
+                    // A claimed reminder is due already; it needs attention again when its lease runs out.
+                    // (`+status` keeps SQLite on the small partial index of leased rows.)
+                    try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM followups WHERE lease_until IS NOT NULL AND +status = 'scheduled'")))
         }
     }
 

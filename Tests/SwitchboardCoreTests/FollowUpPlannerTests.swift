@@ -134,8 +134,9 @@ struct FollowUpArmingTests {
             let planner = FollowUpPlanner(chain: disabled, hours: .always)
             var state = FollowUpState()
             let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
-            #expect(log.isEmpty)
-            #expect(state.status == .idle)
+            // Not armed, and the reason is on record.
+            #expect(lines(log) == ["cancelled followup_disabled run=0 at=2026-11-23T09:00:00Z"])
+            #expect(!state.isPending)
             #expect(state.run == 0)
             #expect(state.sendsAt == nil)
         }
@@ -440,7 +441,11 @@ struct FollowUpChainChangeTests {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: chain([hrs(4)]), hours: .always)
         let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state)
-        #expect(lines(log) == ["finished chain_complete run=1 at=2026-11-23T14:00:00Z"])
+        #expect(
+            lines(log) == [
+                "cancelled chain_changed run=1 step=2 at=2026-11-23T14:00:00Z due=2026-11-24T13:30:00Z sendsAt=2026-11-24T13:30:00Z detail=the chain has no step 2 any more",
+                "finished chain_complete run=1 at=2026-11-23T14:00:00Z",
+            ])
         #expect(state.status == .finished)
     }
 
@@ -491,11 +496,12 @@ struct FollowUpChatSwitchTests {
         let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state)
         #expect(
             lines(log) == [
-                "scheduled chat_enabled run=1 step=1 at=2026-11-23T12:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
+                // A run of its own: run 1's step 1 already ended ("cancelled") and may have an outbox key.
+                "scheduled chat_enabled run=2 step=1 at=2026-11-23T12:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
             ])
         #expect(state.optOut == nil)
         #expect(state.status == .scheduled)
-        #expect(state.run == 1)
+        #expect(state.run == 2)
         #expect(text(state.anchor) == "2026-11-23T09:00:00Z")
     }
 
@@ -674,13 +680,13 @@ struct FollowUpUnreachableTests {
         #expect(state.status == .cancelled)
     }
 
-    @Test func deliveryFailureCancelsWithTheDetail() {
+    @Test func deliveryFailureEndsAsADeadLetterWithTheDetail() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
         let log = planner.apply(.reminderFailed(step: 1, at: iso("2026-11-23T13:05:00Z"), detail: "HTTP 400"), to: &state)
         #expect(
             lines(log) == [
-                "cancelled delivery_failed run=1 step=1 at=2026-11-23T13:05:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z detail=HTTP 400"
+                "dead_letter delivery_failed run=1 step=1 at=2026-11-23T13:05:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z detail=HTTP 400"
             ])
         #expect(state.status == .cancelled)
     }
@@ -832,7 +838,11 @@ struct FollowUpFireTests {
         let short = FollowUpPlanner(chain: chain([hrs(1), hrs(1)]), hours: .always)
         let (verdict, log) = fire(short, &state, at: "2026-11-23T12:00:00Z")
         #expect(verdict == .notNow)
-        #expect(log == ["finished chain_complete run=1 at=2026-11-23T12:00:00Z"])
+        #expect(
+            log == [
+                "cancelled chain_changed run=1 step=3 at=2026-11-23T12:00:00Z due=2026-11-23T12:00:00Z sendsAt=2026-11-23T12:00:00Z detail=the chain has no step 3 any more",
+                "finished chain_complete run=1 at=2026-11-23T12:00:00Z",
+            ])
     }
 }
 
@@ -1084,6 +1094,8 @@ struct FollowUpCompositionTests {
 
     @Test func retriesWithBackoffThenSkipsAfterMaxAttempts() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        var scratch: [FollowUpDecision] = []
+        #expect(planner.beginComposition(state: &state, now: iso("2026-11-23T13:00:00Z"), maxAttempts: 3, facts: .init(), log: &scratch))
 
         var log = planner.compositionFailed(
             state: &state, now: iso("2026-11-23T13:00:00Z"), backoff: mins(5), maxAttempts: 3, facts: .init(), detail: "timeout")
@@ -1095,12 +1107,15 @@ struct FollowUpCompositionTests {
         #expect(fire(planner, &state, at: "2026-11-23T13:05:00Z").0 == .send(step: 1, instruction: "step 1", delivery: .freeForm))
 
         // The caller grows the backoff.
+        #expect(planner.beginComposition(state: &state, now: iso("2026-11-23T13:05:00Z"), maxAttempts: 3, facts: .init(), log: &scratch))
         log = planner.compositionFailed(
             state: &state, now: iso("2026-11-23T13:05:00Z"), backoff: mins(10), maxAttempts: 3, facts: .init(), detail: "HTTP 503")
         #expect(state.attempts == 2)
         #expect(text(state.sendsAt) == "2026-11-23T13:15:00Z")
         #expect(log.map(\.detail) == ["HTTP 503"])
 
+        #expect(planner.beginComposition(state: &state, now: iso("2026-11-23T13:15:00Z"), maxAttempts: 3, facts: .init(), log: &scratch))
+        #expect(scratch.isEmpty)
         log = planner.compositionFailed(
             state: &state, now: iso("2026-11-23T13:15:00Z"), backoff: mins(20), maxAttempts: 3, facts: .init(), detail: "HTTP 503")
         #expect(
@@ -1117,10 +1132,34 @@ struct FollowUpCompositionTests {
     @Test func failingTheLastStepFinishes() {
         let single = FollowUpPlanner(chain: chain([hrs(4)]), hours: .always)
         var state = armed(single, at: "2026-11-23T09:00:00Z")
+        var scratch: [FollowUpDecision] = []
+        _ = single.beginComposition(state: &state, now: iso("2026-11-23T13:00:00Z"), maxAttempts: 1, facts: .init(), log: &scratch)
         let log = single.compositionFailed(
             state: &state, now: iso("2026-11-23T13:00:00Z"), backoff: mins(5), maxAttempts: 1, facts: .init(), detail: "bad")
         #expect(log.map(\.kind) == [.skipped, .finished])
         #expect(state.status == .finished)
+    }
+
+    @Test func compositionsAreCountedBeforeTheyStartSoACrashCountsToo() {
+        var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        var log: [FollowUpDecision] = []
+        // Two compositions started and never reported back (the process died each time).
+        #expect(planner.beginComposition(state: &state, now: iso("2026-11-23T13:00:00Z"), maxAttempts: 2, facts: .init(), log: &log))
+        #expect(planner.beginComposition(state: &state, now: iso("2026-11-23T13:02:00Z"), maxAttempts: 2, facts: .init(), log: &log))
+        #expect(log.isEmpty)
+        #expect(!planner.beginComposition(state: &state, now: iso("2026-11-23T13:04:00Z"), maxAttempts: 2, facts: .init(), log: &log))
+        #expect(lines(log).first == "skipped composition_failed run=1 step=1 at=2026-11-23T13:04:00Z detail=gave up after 2 compositions")
+        #expect(state.step == 2)
+        #expect(state.attempts == 0)
+    }
+
+    @Test func replanningTheSameStepKeepsItsCount() {
+        var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        var log: [FollowUpDecision] = []
+        _ = planner.beginComposition(state: &state, now: iso("2026-11-23T13:00:00Z"), maxAttempts: 5, facts: .init(), log: &log)
+        planner.apply(.chainChanged(at: iso("2026-11-23T13:01:00Z")), to: &state)
+        #expect(state.step == 1)
+        #expect(state.attempts == 1)
     }
 
     @Test func onlyAScheduledReminderCounts() {
@@ -1165,6 +1204,43 @@ struct FollowUpQueuedTests {
         #expect(planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state).isEmpty)
         #expect(planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state).isEmpty)
         #expect(state == cancelled)
+    }
+
+    @Test func aConfigReloadLeavesAQueuedReminderAsItIs() {
+        var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        let sending = state
+        // Any edit re-plans pending reminders; a composed one is not pulled back to "scheduled"
+        // under the same key (it would never be queued again).
+        let edited = FollowUpPlanner(chain: chain([hrs(2), hrs(24)]), hours: .always)
+        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &state).isEmpty)
+        #expect(state == sending)
+        // The steps after it follow the new chain.
+        edited.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:05Z")), to: &state)
+        #expect(state.step == 2)
+        // Switched off in config: the queued one is dropped, with its reason.
+        var other = sending
+        let off = FollowUpPlanner(chain: chain([hrs(4)], enabled: false), hours: .always)
+        #expect(lines(off.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &other)).first?.hasPrefix("cancelled followup_disabled run=1 step=1") == true)
+    }
+
+    @Test func anEmployeeMessageEndsThePendingStepBeforeARunStarts() {
+        var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T10:00:00Z")), to: &state)
+        #expect(lines(log).first == "cancelled employee_message run=1 step=1 at=2026-11-23T10:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z")
+        #expect(log.last?.kind == .scheduled && log.last?.run == 2)
+    }
+
+    @Test func switchingOffAndOnWhileQueuedResumesUnderANewRun() {
+        var state = armed(planner, at: "2026-11-23T09:00:00Z")
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T13:01:00Z")), to: &state)
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T13:02:00Z")), to: &state)
+        #expect(state.status == .scheduled)
+        #expect(state.run == 2, "run 1 step 1 ended as cancelled; its outbox key is spent")
+        #expect(log.map(\.run) == [2])
+        // The late report of run 1's delivery changes nothing for run 2 only when the caller checks the run;
+        // the planner sees a pending step 1 and must not be told about run 1 (the scheduler filters by run).
     }
 
     @Test func queuingTwiceOrFromAnotherStateDoesNothing() {

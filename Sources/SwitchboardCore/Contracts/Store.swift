@@ -4,6 +4,9 @@ public import Foundation
 /// as the write it accompanies. Throw `TransitionRejected` to roll the whole write back.
 public typealias FollowUpTransition = @Sendable (_ state: inout FollowUpState, _ chat: Chat) throws -> [FollowUpDecision]
 
+/// Changes a chat as a client's message is stored, and may queue the answer it calls for at once.
+public typealias InboundChatChange = @Sendable (inout Chat) -> NewOutboxEntry?
+
 /// Told about follow-up decisions as a store writes them — for metrics, never for logic.
 public typealias DecisionObserver = @Sendable ([FollowUpDecision]) -> Void
 
@@ -22,9 +25,11 @@ public protocol Store: CursorStore {
     /// Stores a client's message, creating its chat on first contact, and applies `followUp`.
     /// Returns `.duplicate` — and changes nothing — when the channel already has a message with
     /// this provider id.
-    /// `chatChange` runs on the chat after the message is recorded on it, in the same transaction.
+    /// `chatChange` runs on the chat after the message is recorded on it, in the same transaction;
+    /// the outbox entry it returns (an out-of-hours auto-reply) is queued in that transaction
+    /// too, unless the chat already has one under its idempotency key.
     func recordInbound(
-        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: (@Sendable (inout Chat) -> Void)?
+        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: InboundChatChange?
     ) async throws -> InboundResult
     /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
     func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
@@ -71,8 +76,8 @@ public protocol Store: CursorStore {
     func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws
     func outbox(chatID: String) async throws -> [OutboxEntry]
 
-    /// The earliest moment any scheduled reminder or outbox entry needs attention.
-    func nextWakeTime() async throws -> Date?
+    /// The earliest moment each kind of pending work needs attention (due, or its lease ends).
+    func nextWakeTimes() async throws -> WakeTimes
 
     // MARK: Usage and cursors
 
@@ -84,6 +89,21 @@ public protocol Store: CursorStore {
     func usage(chatID: String) async throws -> [UsageRecord]
     func cursor(_ name: String) async throws -> String?
     func setCursor(_ name: String, to value: String) async throws
+}
+
+/// When each kind of the scheduler's work is next due; `nil`: none pending.
+public struct WakeTimes: Sendable, Hashable {
+    public var outbox: Date?
+    public var replies: Date?
+    public var reminders: Date?
+
+    public init(outbox: Date? = nil, replies: Date? = nil, reminders: Date? = nil) {
+        self.outbox = outbox
+        self.replies = replies
+        self.reminders = reminders
+    }
+
+    public var earliest: Date? { [outbox, replies, reminders].compactMap { $0 }.min() }
 }
 
 public enum InboundResult: Sendable, Hashable {
@@ -174,11 +194,16 @@ public struct NewOutboxEntry: Sendable, Hashable {
     public var notBefore: Date
     public var followUpRun: Int?
     public var followUpStep: Int?
+    /// Set when the entry records a message that could not be produced (the composer refused):
+    /// it is stored as a dead letter with this error, so the failure shows on the chat, and is
+    /// never sent.
+    public var failure: String?
 
     public init(
         chatID: String, purpose: OutboxPurpose, idempotencyKey: String, text: String, delivery: Delivery = .freeForm,
-        author: Author = .employee, notBefore: Date, followUpRun: Int? = nil, followUpStep: Int? = nil
+        author: Author = .employee, notBefore: Date, followUpRun: Int? = nil, followUpStep: Int? = nil, failure: String? = nil
     ) {
+        self.failure = failure
         self.chatID = chatID
         self.purpose = purpose
         self.idempotencyKey = idempotencyKey
@@ -292,6 +317,9 @@ public enum SearchText {
 }
 
 extension Store {
+    /// The earliest moment any scheduled reminder, owed reply or outbox entry needs attention.
+    public func nextWakeTime() async throws -> Date? { try await nextWakeTimes().earliest }
+
     public func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult {
         try await recordInbound(message, employeeID: employeeID, followUp: followUp, chatChange: nil)
     }

@@ -79,12 +79,16 @@ public struct Chat: Sendable, Hashable, Identifiable {
     /// The employee owes the client an answer from this moment (the next working moment when
     /// the client wrote outside working hours); `nil` when nothing is owed.
     public var replyDueAt: Date?
+    /// Compositions started for the answer owed now; reset when an answer is queued. Bounds the
+    /// retries of a failing composer.
+    public var replyAttempts: Int = 0
 
     public init(
         id: String, channelID: String, conversationKey: String, employeeID: String, title: String,
         clientName: String? = nil, createdAt: Date, lastClientMessageAt: Date? = nil, unreachable: Bool = false,
-        aiPausedUntil: Date? = nil, replyDueAt: Date? = nil
+        aiPausedUntil: Date? = nil, replyDueAt: Date? = nil, replyAttempts: Int = 0
     ) {
+        self.replyAttempts = replyAttempts
         self.id = id
         self.channelID = channelID
         self.conversationKey = conversationKey

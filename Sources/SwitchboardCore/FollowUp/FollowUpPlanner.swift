@@ -49,6 +49,12 @@ public struct FollowUpPlanner: Sendable {
             self.aiPausedUntil = aiPausedUntil
             self.followUpTokensToday = followUpTokensToday
         }
+
+        /// What the stored chat says; the token count is the caller's to add where a gate needs it.
+        public init(chat: Chat, followUpTokensToday: Int = 0) {
+            self.init(lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable, aiPausedUntil: chat.aiPausedUntil,
+                      followUpTokensToday: followUpTokensToday)
+        }
     }
 
     // MARK: - Events
@@ -60,10 +66,14 @@ public struct FollowUpPlanner: Sendable {
         switch event {
         case .employeeMessage(let at):
             if let reason = armingBlocked(state: state, facts: facts) {
-                cancel(&state, reason: reason, at: at, log: &log)
+                // Not armed, and recorded so "why no reminder?" has an answer.
+                cancel(&state, reason: reason, at: at, log: &log, always: true)
                 return log
             }
+            // A reminder still pending belongs to the run this message ends: it ends here, once.
+            if state.isPending { cancel(&state, reason: .employeeMessage, at: at, log: &log) }
             state.run += 1
+            state.attempts = 0
             state.anchor = at
             planStep(from: 1, anchor: at, now: at, reason: .employeeMessage, state: &state, facts: facts, log: &log)
 
@@ -82,6 +92,9 @@ public struct FollowUpPlanner: Sendable {
             state.status = .sending
 
         case .reminderSent(let step, let at):
+            // A late report for a step the chain has left (the provider took it while the client
+            // was writing) changes nothing: that step already has its one final decision, and
+            // the message itself is in the chat's history.
             guard state.isPending, state.step == step else { return log }
             log.append(FollowUpDecision(kind: .sent, reason: state.lastReason ?? .employeeMessage, run: state.run, step: step, at: at, due: state.due, sendsAt: state.sendsAt))
             if chain.steps.indices.contains(step - 1), chain.steps[step - 1].oncePerChat {
@@ -92,7 +105,9 @@ public struct FollowUpPlanner: Sendable {
 
         case .reminderFailed(let step, let at, let detail):
             guard state.isPending, state.step == step else { return log }
-            cancel(&state, reason: .deliveryFailed, at: at, log: &log, detail: detail)
+            log.append(FollowUpDecision(kind: .deadLetter, reason: .deliveryFailed, run: state.run, step: step, at: at, due: state.due,
+                                        sendsAt: state.sendsAt, detail: detail))
+            stop(&state, reason: .deliveryFailed)
 
         case .chatUnreachable(let at):
             cancel(&state, reason: .chatUnreachable, at: at, log: &log)
@@ -111,6 +126,11 @@ public struct FollowUpPlanner: Sendable {
                 // keeps `step` only when it stopped a pending reminder: a chain that had finished or that
                 // the client had already answered has no step, and is not restarted.
                 if wasStoppedByOptOut, let anchor = state.anchor, let step = state.step, armingBlocked(state: state, facts: facts) == nil {
+                    // A new run: the stopped (run, step) has its "cancelled" decision and may have
+                    // an outbox entry under its key, so the resumed reminder gets an identity of its own.
+                    state.run += 1
+                    state.attempts = 0
+                    state.step = nil
                     planStep(from: step, anchor: anchor, now: at, reason: .chatEnabled, state: &state, facts: facts, log: &log)
                 }
             }
@@ -119,6 +139,14 @@ public struct FollowUpPlanner: Sendable {
             guard state.isPending, let anchor = state.anchor, let step = state.step else { return log }
             if let reason = armingBlocked(state: state, facts: facts) {
                 cancel(&state, reason: reason, at: at, log: &log)
+            } else if state.status == .sending {
+                // Composed and queued under its (run, step): it goes out as written, and the steps
+                // after it follow the new chain once it is sent.
+                return log
+            } else if step > chain.steps.count {
+                log.append(FollowUpDecision(kind: .cancelled, reason: .chainChanged, run: state.run, step: step, at: at, due: state.due,
+                                            sendsAt: state.sendsAt, detail: "the chain has no step \(step) any more"))
+                finish(&state, at: at, log: &log)
             } else {
                 planStep(from: step, anchor: anchor, now: at, reason: .chainChanged, state: &state, facts: facts, log: &log)
             }
@@ -145,6 +173,8 @@ public struct FollowUpPlanner: Sendable {
             return .notNow
         }
         guard chain.steps.indices.contains(step - 1) else {
+            log.append(FollowUpDecision(kind: .cancelled, reason: .chainChanged, run: state.run, step: step, at: now, due: state.due,
+                                        sendsAt: state.sendsAt, detail: "the chain has no step \(step) any more"))
             finish(&state, at: now, log: &log)
             return .notNow
         }
@@ -207,8 +237,9 @@ public struct FollowUpPlanner: Sendable {
                     continue
                 }
             }
+            // Attempts count compositions of one (run, step); re-planning the same step keeps them.
+            if !(state.isPending && state.step == number) { state.attempts = 0 }
             state.status = .scheduled
-            state.attempts = 0
             state.step = number
             state.due = due
             state.sendsAt = sendsAt
@@ -252,14 +283,28 @@ public struct FollowUpPlanner: Sendable {
         return .notNow
     }
 
-    /// Composition failed for the pending step: retry after `backoff`, or give the step up
-    /// after `maxAttempts` and move on.
+    /// Counts a composition of the pending step before it starts, in the transaction that
+    /// fired it, so compositions stay bounded even when the process dies mid-composition.
+    /// Returns `false` — and skips the step — once `maxAttempts` compositions were started.
+    public func beginComposition(state: inout FollowUpState, now: Date, maxAttempts: Int, facts: ChatFacts, log: inout [FollowUpDecision]) -> Bool {
+        guard state.status == .scheduled, let step = state.step else { return false }
+        guard state.attempts < maxAttempts else {
+            log.append(FollowUpDecision(kind: .skipped, reason: .compositionFailed, run: state.run, step: step, at: now,
+                                        detail: "gave up after \(state.attempts) compositions"))
+            planStep(from: step + 1, anchor: state.anchor ?? now, now: now, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
+            return false
+        }
+        state.attempts += 1
+        return true
+    }
+
+    /// Composition failed for the pending step (already counted by `beginComposition`): retry
+    /// after `backoff`, or give the step up after `maxAttempts` and move on.
     public func compositionFailed(
         state: inout FollowUpState, now: Date, backoff: Duration, maxAttempts: Int, facts: ChatFacts, detail: String
     ) -> [FollowUpDecision] {
         var log: [FollowUpDecision] = []
         guard state.status == .scheduled, let step = state.step else { return log }
-        state.attempts += 1
         if state.attempts >= maxAttempts {
             log.append(FollowUpDecision(kind: .skipped, reason: .compositionFailed, run: state.run, step: step, at: now, detail: detail))
             planStep(from: step + 1, anchor: state.anchor ?? now, now: now, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
@@ -292,10 +337,18 @@ public struct FollowUpPlanner: Sendable {
     ) {
         let wasScheduled = state.isPending
         guard wasScheduled || always else { return }
-        log.append(FollowUpDecision(kind: .cancelled, reason: reason, run: state.run, step: state.step, at: now, due: state.due, sendsAt: state.sendsAt, detail: detail))
+        // Only a pending reminder is the step's end; otherwise the chain-level stop names no step,
+        // so no (run, step) ever gets a second final decision.
+        log.append(FollowUpDecision(kind: .cancelled, reason: reason, run: state.run, step: wasScheduled ? state.step : nil, at: now, due: state.due,
+                                    sendsAt: state.sendsAt, detail: detail))
+        if !wasScheduled { state.step = nil }
+        stop(&state, reason: reason)
+    }
+
+    /// Leaves the chain stopped for `reason`, keeping `step` (what a switch-on resumes).
+    private func stop(_ state: inout FollowUpState, reason: ReasonCode) {
         state.status = .cancelled
         state.lastReason = reason
-        if !wasScheduled { state.step = nil }
         state.due = nil
         state.sendsAt = nil
         state.delivery = nil

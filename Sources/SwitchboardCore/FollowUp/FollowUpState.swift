@@ -77,6 +77,8 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
 public struct FollowUpDecision: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case scheduled, deferred, sent, skipped, cancelled, finished
+        /// The reminder could not be delivered; it is kept as a dead letter on the chat.
+        case deadLetter = "dead_letter"
     }
 
     public var kind: Kind

@@ -20,13 +20,17 @@ public struct ReplyPolicy: Sendable {
         public var text: String
         /// Identifies the closed period (its end): one auto-reply per chat per period.
         public var periodEnd: Date
-        public var idempotencyKey: String { "auto-reply:\(Int(periodEnd.timeIntervalSince1970))" }
+        public var idempotencyKey: String { OutboxKey.autoReply(periodEnd: periodEnd).rawValue }
     }
 
     public func afterClientMessage(_ message: InboundMessage, chat: Chat, now: Date) -> Outcome {
         if message.isEdit || message.event != nil { return Outcome(replyDueAt: chat.replyDueAt) }
-        if let paused = chat.aiPausedUntil, paused > now { return Outcome(replyDueAt: nil) }
         let hours = employee.workingHours
+        if let paused = chat.aiPausedUntil, paused > now {
+            // The operator has the chat; if they leave this message unanswered, the AI answers
+            // it when the pause ends (an operator's message settles the debt first).
+            return Outcome(replyDueAt: hours.nextWorkingMoment(atOrAfter: paused))
+        }
         if hours.isWorking(at: now) { return Outcome(replyDueAt: now) }
         let reopens = hours.nextWorkingMoment(atOrAfter: now)
         var autoReply: AutoReply?
