@@ -13,8 +13,8 @@ import Testing
 /// After every event the chain's invariants must hold; a failure prints the seed that replays it.
 @Suite struct ChainPropertyTests {
     /// `SWITCHBOARD_PROPERTY_CASES` raises or lowers the count (CI runs the default).
-    static let cases = ProcessInfo.processInfo.environment["SWITCHBOARD_PROPERTY_CASES"].flatMap(Int.init) ?? 1500
-    static let eventsPerCase = 40
+    static let cases = ProcessInfo.processInfo.environment["SWITCHBOARD_PROPERTY_CASES"].flatMap(Int.init) ?? 2000
+    static let eventsPerCase = ProcessInfo.processInfo.environment["SWITCHBOARD_PROPERTY_EVENTS"].flatMap(Int.init) ?? 30
 
     @Test func everyReminderEndsExactlyOnceWhateverHappens() async throws {
         let base = UInt64(ProcessInfo.processInfo.environment["SWITCHBOARD_PROPERTY_SEED"].flatMap(UInt64.init) ?? 20261130)
@@ -71,6 +71,8 @@ final class ChaosParts: Composer, ChannelSender, Sendable {
         var accepted: [String] = []
         var hung: [CheckedContinuation<Void, Never>] = []
         var counter = 0
+        /// Told when a call hangs (the process "crashed").
+        var onHang: AsyncStream<Void>.Continuation?
     }
 
     let capabilities = ChannelCapabilities.plain
@@ -80,10 +82,14 @@ final class ChaosParts: Composer, ChannelSender, Sendable {
 
     init(store: any Store) { self.store = store }
 
-    var hungCount: Int { state.withLock { $0.hung.count } }
-
     private func hang() async {
-        await withCheckedContinuation { continuation in state.withLock { $0.hung.append(continuation) } }
+        await withCheckedContinuation { continuation in
+            let observer = state.withLock { s in
+                s.hung.append(continuation)
+                return s.onHang
+            }
+            observer?.yield()
+        }
     }
 
     func compose(_ request: CompositionRequest) async throws -> Composition {
@@ -298,17 +304,18 @@ final class ChaosWorld: @unchecked Sendable {
     /// Runs the scheduler as a process would; when a scripted crash hangs it, that process is
     /// abandoned and a new one — with its own lease owner — starts once the leases ran out.
     private func runScheduler() async throws {
-        let before = parts.hungCount
+        let (events, observer) = AsyncStream<Void>.makeStream()
+        parts.state.withLock { $0.onHang = observer }
         let scheduler = self.scheduler
-        let task = Task { _ = try? await scheduler.runDue() }
         let done = Mutex(false)
         let watcher = Task {
-            await task.value
+            _ = try? await scheduler.runDue()
             done.withLock { $0 = true }
+            observer.yield()
         }
-        while !done.withLock({ $0 }) && parts.hungCount == before {
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        // Whichever comes first: the pass ends, or a call hangs.
+        for await _ in events { break }
+        parts.state.withLock { $0.onHang = nil }
         if !done.withLock({ $0 }) {
             zombies.append(watcher)
             restarts += 1
