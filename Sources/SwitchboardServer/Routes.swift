@@ -33,6 +33,17 @@ extension Gateway {
             guard let channel = self.channel(id: id) else {
                 return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running channel '\(id)'")))
             }
+            // Header credentials first: a request without them costs no body bytes.
+            var headers: [String: String] = [:]
+            for field in request.headers where headers[field.name.canonicalName] == nil {
+                headers[field.name.canonicalName] = field.value
+            }
+            if let refusal = channel.screenWebhook(method: request.method.rawValue, headers: headers) {
+                self.metrics.webhook(channel: id, status: refusal.status)
+                return Response(
+                    status: .init(code: refusal.status), headers: [.contentType: refusal.contentType],
+                    body: .init(byteBuffer: ByteBuffer(bytes: refusal.body)))
+            }
             let limit = self.config.server.maxBodyBytes
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
                 self.metrics.webhook(channel: id, status: 413)
@@ -44,10 +55,6 @@ extension Gateway {
             } catch is NIOTooManyBytesError {
                 self.metrics.webhook(channel: id, status: 413)
                 return Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "body over \(limit) bytes")))
-            }
-            var headers: [String: String] = [:]
-            for field in request.headers where headers[field.name.canonicalName] == nil {
-                headers[field.name.canonicalName] = field.value
             }
             var query: [String: String] = [:]
             for (key, value) in request.uri.queryParameters where query[String(key)] == nil {

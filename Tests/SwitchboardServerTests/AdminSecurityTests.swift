@@ -294,3 +294,16 @@ private func api(token: String, forwardedFor: String? = nil) -> String {
     }
 }
 
+@Suite struct WebhookScreeningTests {
+    /// The secret header is checked before the body is read: an oversized body without it is
+    /// refused as unauthorized (401), not measured (413).
+    @Test func aWebhookWithoutTheSecretIsRefusedBeforeItsBodyIsRead() async throws {
+        let h = try await GatewayHarness()
+        defer { Task { await h.shutdown() } }
+        let big = String(repeating: "x", count: 2 << 20)
+        #expect(try await h.deliver(big, secret: nil).0 == 401)
+        #expect(try await h.deliver(big, secret: "wrong-secret").0 == 401)
+        #expect(try await h.deliver(big).0 == 413, "with the secret, the size limit applies")
+        #expect(try await h.deliver(GatewayHarness.textUpdate("Hello")).0 == 200)
+    }
+}
