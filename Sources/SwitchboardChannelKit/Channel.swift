@@ -13,6 +13,11 @@ public protocol Channel: ChannelSender {
     /// and normalize. Never throws: every outcome is an HTTP answer.
     func handleWebhook(_ request: WebhookRequest) async -> WebhookResult
 
+    /// Checks what a webhook request carries in its headers (a secret-token header), before the
+    /// host reads the body: a request refused here costs the gateway no body bytes. `nil` lets
+    /// it through to `handleWebhook`, which must still verify everything itself.
+    func screenWebhook(method: String, headers: [String: String]) -> WebhookResponse?
+
     /// Background work the channel needs (polling, registering its webhook), until cancelled.
     /// Channels with none return at once.
     func run() async throws
@@ -20,6 +25,9 @@ public protocol Channel: ChannelSender {
 
 extension Channel {
     public func run() async throws {}
+
+    /// Channels whose credentials are in the body (HMAC signatures) screen nothing.
+    public func screenWebhook(method: String, headers: [String: String]) -> WebhookResponse? { nil }
 }
 
 /// What the host gives a channel when it creates it.

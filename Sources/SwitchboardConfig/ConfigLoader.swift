@@ -89,6 +89,25 @@ public struct ConfigLoader: Sendable {
                 config.server.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
             }
             if let bytes = server.int("max_body_bytes", range: 1024...(64 << 20)) { config.server.maxBodyBytes = bytes }
+            if let node = server.value("trusted_proxies") {
+                if case .sequence(let items) = node.value {
+                    for item in items {
+                        if let address = item.scalar?.trimmingCharacters(in: .whitespaces), isIPAddress(address) {
+                            config.server.trustedProxies.append(address)
+                        } else {
+                            server.report("'trusted_proxies' entries must be IP addresses such as 10.0.0.5 or ::1", at: item)
+                        }
+                    }
+                } else {
+                    server.report("'trusted_proxies' must be a list of IP addresses, e.g. [10.0.0.5]", at: node)
+                }
+            }
+            if let token = server.string("metrics_token"), !token.isEmpty {
+                if token.count < 16, let node = server.value("metrics_token") {
+                    server.report("'metrics_token' must be at least 16 characters", at: node)
+                }
+                config.server.metricsToken = Secret(token)
+            }
             server.finish()
         }
         if let storage = top.mapping("storage") {
@@ -104,12 +123,9 @@ public struct ConfigLoader: Sendable {
             storage.finish()
         }
         if let admin = top.mapping("admin") {
-            if let token = admin.string("token"), !token.isEmpty {
-                if token.count < 16, let node = admin.value("token") {
-                    admin.report("'token' must be at least 16 characters", at: node)
-                }
-                config.admin.token = Secret(token)
-            }
+            // A short or placeholder token is judged by the gateway: refused beyond loopback, a
+            // warning on loopback (`switchboard serve --listen` may change which applies).
+            if let token = admin.string("token"), !token.isEmpty { config.admin.token = Secret(token) }
             admin.finish()
         }
         if let composer = top.mapping("composer") {
@@ -206,6 +222,13 @@ public struct ConfigLoader: Sendable {
             sink.report("\(error)", at: settings)
         }
     }
+}
+
+/// An IPv4 or IPv6 address in text form.
+func isIPAddress(_ text: String) -> Bool {
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
 }
 
 func isIdentifier(_ text: String) -> Bool {

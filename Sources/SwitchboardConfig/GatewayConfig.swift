@@ -24,6 +24,13 @@ public struct GatewayConfig: Sendable {
         public var publicURL: String?
         /// `max_body_bytes`: larger webhook bodies are refused with 413. Default 1 MiB.
         public var maxBodyBytes = 1 << 20
+        /// `trusted_proxies`: IP addresses of reverse proxies in front of the gateway. Only a
+        /// request from one of them has its `X-Forwarded-For` believed (for the per-client limits
+        /// on admin sign-in and the admin API); from anyone else the header is ignored. Default: none.
+        public var trustedProxies: [String] = []
+        /// `metrics_token`: when set, `/metrics` needs `Authorization: Bearer <metrics_token>`.
+        /// Default: none, `/metrics` is open (bind to loopback or filter it at the proxy).
+        public var metricsToken: Secret?
     }
 
     /// `storage:` — embedded SQLite by default.
@@ -37,7 +44,10 @@ public struct GatewayConfig: Sendable {
 
     /// `admin:` — access to the admin API and the Follow-ups page.
     public struct Admin: Sendable, Hashable {
-        /// `token`: bearer token; without one the admin API and pages are closed.
+        /// `token`: the bearer token for `/api` and the sign-in form. Without one the gateway
+        /// generates a random token on first start and keeps it in `admin-token` beside the SQLite
+        /// file. Shorter than 16 characters or a placeholder such as `change-me-admin-token`: the
+        /// gateway refuses to start unless it listens on loopback only. A change applies on reload.
         public var token: Secret?
     }
 
@@ -84,3 +94,44 @@ public struct ChannelConfig: Sendable {
     public func settingsDecoder() -> any Decoder { NodeDecoder(node: settings) }
 }
 
+
+// Every type here that carries a secret describes itself redacted: a config is logged by
+// libraries that describe whatever they hold (service-lifecycle names services by description).
+
+extension GatewayConfig: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        [
+            "server": server, "storage": storage, "admin": admin, "composer": composer, "conversation": conversation,
+            "timeScale": timeScale, "employees": employees.map(\.id), "channels": channels, "configPath": configPath,
+        ]
+    }
+}
+
+extension GatewayConfig.Server: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        [
+            "host": host, "port": port, "publicURL": publicURL as Any, "maxBodyBytes": maxBodyBytes, "trustedProxies": trustedProxies,
+            "metricsToken": metricsToken as Any,
+        ]
+    }
+}
+
+extension GatewayConfig.Admin: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> { ["token": token as Any] }
+}
+
+extension GatewayConfig.ComposerSettings: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        [
+            "baseURL": baseURL as Any, "apiKey": apiKey as Any, "model": model, "temperature": temperature, "maxTokens": maxTokens,
+            "maxTokensField": maxTokensField, "timeoutSeconds": timeoutSeconds,
+        ]
+    }
+}
+
+extension ChannelConfig: RedactedDescription {
+    /// The adapter's own settings are not shown: which of them are secrets only the adapter knows.
+    public var redactedFields: KeyValuePairs<String, Any> {
+        ["type": type, "id": id, "employeeID": employeeID, "enabled": enabled, "file": file, "settings": "<redacted>"]
+    }
+}

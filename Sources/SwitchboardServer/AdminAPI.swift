@@ -4,19 +4,29 @@ import NIOCore
 import SwitchboardChannelKit
 import SwitchboardCore
 
-/// Refuses admin requests without `Authorization: Bearer <admin.token>`.
+/// Refuses admin requests without `Authorization: Bearer <admin token>`. Failed tokens count
+/// per client (the peer address, or a trusted proxy's `X-Forwarded-For`) in the same limiter as
+/// the sign-in form; a limited client gets 429 without its token being checked, and nobody
+/// else's failures ever limit a client.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: Secret?
+    let access: AdminAccess
+    let clients: ClientAddressResolver
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token else {
+        guard access.current != nil else {
             throw HTTPError(.forbidden, message: "the admin API is closed: set admin.token in config.yaml")
         }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            constantTimeEquals(Array(header.dropFirst("Bearer ".count).utf8), Array(token.value.utf8))
-        else {
+        let client = clients.client(request, context: context)
+        if let wait = access.limiter.retryAfter(client: client) {
+            context.logger.warning("admin API refused: too many failed tokens from this client")
+            throw HTTPError(.tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"], message: "too many wrong tokens; try again later")
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), access.accepts(header.dropFirst("Bearer ".count)) else {
+            // Only a presented token is a guess; a request without one is not counted.
+            if request.headers[.authorization] != nil { access.limiter.recordFailure(client: client) }
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer"], message: "missing or wrong admin token")
         }
+        access.limiter.recordSuccess(client: client)
         return try await next(request, context)
     }
 }
@@ -66,7 +76,7 @@ extension Gateway {
     /// The admin API under `/api/`, behind the admin token. The Follow-ups page and
     /// `switchboard followups` show the same data through the same queries.
     func addAdminRoutes<Context: RequestContext>(to router: Router<Context>) {
-        let api = router.group("api").add(middleware: BearerAuthMiddleware(token: config.admin.token))
+        let api = router.group("api").add(middleware: BearerAuthMiddleware(access: adminAccess, clients: clientAddresses))
 
         api.get("employees") { _, _ -> Response in
             try jsonResponse(self.employeeViews())

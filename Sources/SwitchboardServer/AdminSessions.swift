@@ -55,6 +55,11 @@ final class AdminSessions: Sendable {
         _ = sessions.withLock { $0.removeValue(forKey: id) }
     }
 
+    /// Ends every session (the admin token changed).
+    func endAll() {
+        sessions.withLock { $0.removeAll() }
+    }
+
     /// 32 bytes from the system's cryptographically secure generator, as hex.
     static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -66,27 +71,23 @@ final class AdminSessions: Sendable {
     }
 }
 
-/// Limits failed sign-ins, so the admin token cannot be guessed through the sign-in form:
-/// a few failures per client and a larger budget across all clients within a sliding window.
-/// While limited, the form does not even check the token.
+/// Limits failed admin tokens — at the sign-in form and on `/api` — so the token cannot be
+/// guessed: a few failures per client within a sliding window, after which that client is
+/// refused without its token being checked. Clients are told apart by their real address
+/// (`ClientAddressResolver`), so one client's failures never lock out another; there is no
+/// shared budget an attacker could spend for everyone. Guessing across many addresses is what
+/// the token's length (at least 16 characters beyond loopback, 64 when generated) is for.
 final class SignInLimiter: Sendable {
     struct Configuration: Sendable {
         /// Failed attempts one client may make per window.
         var perClient = 5
-        /// Failed attempts all clients together may make per window (clients can lie about who they are).
-        var overall = 30
         var window: Duration = .seconds(15 * 60)
-        /// Clients remembered at most.
+        /// Clients remembered at most; beyond it the client whose last failure is oldest is forgotten.
         var clientCapacity = 10_000
     }
 
-    private struct State {
-        var failures: [String: [ContinuousClock.Instant]] = [:]
-        var all: [ContinuousClock.Instant] = []
-    }
-
     let configuration: Configuration
-    private let state = Mutex(State())
+    private let failures = Mutex<[String: [ContinuousClock.Instant]]>([:])
 
     init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -96,28 +97,33 @@ final class SignInLimiter: Sendable {
     func retryAfter(client: String) -> Duration? {
         let now = ContinuousClock.now
         let window = configuration.window
-        return state.withLock { state in
-            state.all.removeAll { now - $0 >= window }
-            let mine = state.failures[client, default: []].filter { now - $0 < window }
-            state.failures[client] = mine.isEmpty ? nil : mine
+        return failures.withLock { failures in
+            let mine = failures[client, default: []].filter { now - $0 < window }
+            failures[client] = mine.isEmpty ? nil : mine
             if mine.count >= configuration.perClient, let oldest = mine.first { return window - (now - oldest) }
-            if state.all.count >= configuration.overall, let oldest = state.all.first { return window - (now - oldest) }
             return nil
         }
     }
 
     func recordFailure(client: String) {
         let now = ContinuousClock.now
-        state.withLock { state in
-            if state.failures[client] == nil, state.failures.count >= configuration.clientCapacity {
-                state.failures.removeAll()
+        let window = configuration.window
+        failures.withLock { failures in
+            if failures[client] == nil, failures.count >= configuration.clientCapacity {
+                failures = failures.filter { now - ($0.value.last ?? now) < window }
+                if failures.count >= configuration.clientCapacity,
+                    let stalest = failures.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key
+                {
+                    failures[stalest] = nil
+                }
             }
-            state.failures[client, default: []].append(now)
-            state.all.append(now)
+            failures[client, default: []].append(now)
+            // Only the last `perClient` failures matter.
+            if failures[client, default: []].count > configuration.perClient { failures[client]?.removeFirst() }
         }
     }
 
     func recordSuccess(client: String) {
-        _ = state.withLock { $0.failures.removeValue(forKey: client) }
+        _ = failures.withLock { $0.removeValue(forKey: client) }
     }
 }

@@ -7,14 +7,20 @@ import SwitchboardScheduler
 
 /// Reloads `config.yaml` when it or a channel file changes. A file with mistakes is reported
 /// and ignored — the gateway keeps running on the last good config. Employee changes
-/// (personas, hours, chains) apply at once and re-plan pending reminders; channel changes
-/// need a restart.
-struct ConfigWatcher: Service {
+/// (personas, hours, chains) apply at once and re-plan pending reminders; `admin.token` and
+/// `composer:` apply at once through `onReload`; channel and `server:` changes need a restart.
+struct ConfigWatcher: Service, CustomStringConvertible {
     let configPath: String
     let current: GatewayConfig
     let conversation: Conversation
     let logger: Logger
     var interval: Duration = .seconds(2)
+    /// Applies the rest of a good config (admin token, composer).
+    var onReload: @Sendable (GatewayConfig) async -> Void = { _ in }
+
+    /// service-lifecycle logs every service's description at debug level; the config it holds
+    /// carries secrets, so the watcher names only its file.
+    var description: String { "ConfigWatcher(\(configPath))" }
 
     func run() async throws {
         var lastSeen = fingerprint()
@@ -34,6 +40,7 @@ struct ConfigWatcher: Service {
                     logger.warning("channel files changed: restart the gateway to apply channel changes")
                 }
                 try await conversation.replan(roster: Roster(employees: loaded.employees, channelOwners: good.roster.channelOwners))
+                await onReload(loaded)
                 good = loaded
                 logger.info("config reloaded", metadata: ["config.employees": "\(loaded.employees.count)"])
             } catch let error as ConfigError {

@@ -52,6 +52,17 @@ public final class Gateway: Sendable {
     public let scheduler: Scheduler
     public let conversation: Conversation
     public let composer: any Composer
+    /// Whether the composer can compose: `/readyz` reports it. Whoever sees a permanent composer
+    /// failure (a refused API key, an unknown model) calls `fail(_:)`, the next success `recover()`.
+    public let composerHealth = ComponentHealth()
+    /// Each enabled channel's state for `/readyz`: failed to be created, or stopped by an error.
+    let channelHealth: [String: ComponentHealth]
+    /// The admin token in force (rotated on reload), sessions, and the failed-attempt limiter.
+    let adminAccess: AdminAccess
+    /// Who a request comes from, honouring `X-Forwarded-For` only from `server.trusted_proxies`.
+    let clientAddresses: ClientAddressResolver
+    /// The configured composer, replaced on reload; `nil` when a test supplied its own.
+    let reloadableComposer: ReloadableComposer?
     let channels: [String: any Channel]
     let httpClient: HTTPClient
     let metrics: GatewayMetrics
@@ -62,6 +73,16 @@ public final class Gateway: Sendable {
         self.config = config
         self.options = options
         self.logger = options.logger
+        // First, before anything that needs shutting down: the gateway may refuse to start here.
+        let host = options.host ?? config.server.host
+        let port = options.port ?? config.server.port
+        let dataDirectory = (config.storage.sqlitePath as NSString).deletingLastPathComponent
+        let signInURL = (config.server.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)") + "/signin"
+        let adminToken = try AdminTokenPolicy.resolve(
+            configured: config.admin.token, host: host, dataDirectory: dataDirectory, signInURL: signInURL, logger: options.logger)
+        self.adminAccess = AdminAccess(token: adminToken)
+        self.clientAddresses = ClientAddressResolver(trustedProxies: config.server.trustedProxies)
+
         let clock = options.clock ?? ScaledClock(scale: config.timeScale)
         self.clock = clock
         let metrics = GatewayMetrics()
@@ -79,16 +100,11 @@ public final class Gateway: Sendable {
         var composer: any Composer
         if let override = options.composer {
             composer = override
-        } else if let baseURL = config.composer.baseURL {
-            composer = OpenAIComposer(
-                configuration: OpenAIComposer.Configuration(
-                    baseURL: baseURL, apiKey: config.composer.apiKey, model: config.composer.model, temperature: config.composer.temperature,
-                    maxTokens: config.composer.maxTokens,
-                    maxTokensField: OpenAIComposer.MaxTokensField(name: config.composer.maxTokensField) ?? .maxTokens,
-                    timeout: .seconds(config.composer.timeoutSeconds)),
-                httpClient: httpClient, logger: options.logger)
+            reloadableComposer = nil
         } else {
-            composer = OfflineComposer()
+            let reloadable = ReloadableComposer(settings: config.composer, httpClient: httpClient, logger: options.logger)
+            composer = reloadable
+            reloadableComposer = reloadable
         }
         composer = MeteredComposer(base: composer, metrics: metrics)
         self.composer = composer
@@ -106,8 +122,14 @@ public final class Gateway: Sendable {
 
         // A channel that cannot be built is reported and left out; the others keep working.
         var channels: [String: any Channel] = [:]
+        var channelHealth: [String: ComponentHealth] = [:]
         for channelConfig in config.channels where channelConfig.enabled {
-            guard let type = ChannelRegistry.type(named: channelConfig.type) else { continue }
+            let health = ComponentHealth()
+            channelHealth[channelConfig.id] = health
+            guard let type = ChannelRegistry.type(named: channelConfig.type) else {
+                health.fail("unknown channel type '\(channelConfig.type)'")
+                continue
+            }
             var channelLogger = options.logger
             channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
             let environment = ChannelEnvironment(
@@ -120,14 +142,16 @@ public final class Gateway: Sendable {
                 senders.set(MeteredSender(base: channel, channelID: channelConfig.id, metrics: metrics), forChannel: channelConfig.id)
             } catch {
                 channelLogger.error("channel disabled: it could not be created", metadata: ["error": "\(error)"])
+                health.fail("could not be created (\(String(describing: error).prefix(300))): fix \(channelConfig.file) and restart")
             }
         }
         self.channels = channels
+        self.channelHealth = channelHealth
     }
 
     /// The HTTP application with every service attached, ready to `runService()`.
     public func application() -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: LogRequestsMiddleware(.debug))
         addHealthRoutes(to: router)
         addWebhookRoutes(to: router)
@@ -137,9 +161,14 @@ public final class Gateway: Sendable {
         addIndexRoute(to: router)
         let logger = self.logger
         var services: [any Service] = [HTTPClientService(client: httpClient)]
-        services += channels.values.sorted { $0.id < $1.id }.map { ChannelRunner(channel: $0, senders: senders, logger: logger) as any Service }
+        services += channels.values.sorted { $0.id < $1.id }.map { channel in
+            ChannelRunner(channel: channel, senders: senders, health: channelHealth[channel.id] ?? ComponentHealth(), logger: logger) as any Service
+        }
         services.append(scheduler)
-        services.append(ConfigWatcher(configPath: config.configPath, current: config, conversation: conversation, logger: logger))
+        services.append(
+            ConfigWatcher(configPath: config.configPath, current: config, conversation: conversation, logger: logger, onReload: { [self] reloaded in
+                self.applyReloaded(reloaded)
+            }))
         let onServerRunning = options.onServerRunning
         return Application(
             router: router,
@@ -156,11 +185,30 @@ public final class Gateway: Sendable {
     }
 
     func channel(id: String) -> (any Channel)? { channels[id] }
+
+    /// Applies what a reloaded config changes besides employees: the admin token (old sessions
+    /// end with it) and the composer (a new key, model or server). A weak admin token that the
+    /// listening address forbids is refused and the old one stays in force.
+    func applyReloaded(_ reloaded: GatewayConfig) {
+        let host = options.host ?? config.server.host
+        let dataDirectory = (config.storage.sqlitePath as NSString).deletingLastPathComponent
+        do {
+            let token = try AdminTokenPolicy.resolve(
+                configured: reloaded.admin.token, host: host, dataDirectory: dataDirectory, signInURL: "/signin", logger: logger)
+            if adminAccess.rotate(to: token) { logger.notice("admin token changed: the old one and its sessions no longer work") }
+        } catch {
+            logger.error("admin token not changed: \(error)")
+        }
+        if let reloadableComposer, reloadableComposer.apply(reloaded.composer) {
+            logger.notice("composer settings changed: the next message uses them", metadata: ["composer.model": "\(reloaded.composer.model)"])
+        }
+    }
 }
 
 /// Shuts the shared HTTP client down after everything that uses it has stopped.
-struct HTTPClientService: Service {
+struct HTTPClientService: Service, CustomStringConvertible {
     let client: HTTPClient
+    var description: String { "HTTPClientService" }
 
     func run() async throws {
         try? await gracefulShutdown()
@@ -170,10 +218,15 @@ struct HTTPClientService: Service {
 
 /// Runs a channel's background work. A channel that fails is reported and disabled — it
 /// stops sending and receiving — while the rest of the gateway keeps working.
-struct ChannelRunner: Service {
+struct ChannelRunner: Service, CustomStringConvertible {
     let channel: any Channel
     let senders: ChannelSenders
+    /// Marked failing when the channel stops with an error, for `/readyz`.
+    let health: ComponentHealth
     let logger: Logger
+
+    /// service-lifecycle names services by their description: the channel's id, never its settings.
+    var description: String { "ChannelRunner(\(channel.id))" }
 
     func run() async throws {
         do {
@@ -182,6 +235,7 @@ struct ChannelRunner: Service {
         } catch {
             logger.error("channel disabled: it failed while running", metadata: ["channel.id": "\(channel.id)", "error": "\(error)"])
             senders.set(nil, forChannel: channel.id)
+            health.fail("stopped (\(String(describing: error).prefix(300))): fix the channel's settings and restart")
         }
         try? await gracefulShutdown()
     }

@@ -6,15 +6,17 @@ import SwitchboardCore
 
 /// The admin pages' sign-in state and the checks every page request goes through.
 struct PageAuth: Sendable {
-    let token: Secret?
-    let sessions = AdminSessions()
-    let limiter = SignInLimiter()
+    let access: AdminAccess
+    let clients: ClientAddressResolver
     /// Cookies get `Secure` when the gateway is reached over HTTPS.
     let publicURLIsHTTPS: Bool
 
+    var sessions: AdminSessions { access.sessions }
+    var limiter: SignInLimiter { access.limiter }
+
     /// The signed-in session of this request, if any.
     func session(_ request: Request) -> (id: String, session: AdminSessions.Session)? {
-        guard token != nil, let id = request.cookies[AdminSessions.cookieName]?.value, let session = sessions.session(id: id) else { return nil }
+        guard access.current != nil, let id = request.cookies[AdminSessions.cookieName]?.value, let session = sessions.session(id: id) else { return nil }
         return (id, session)
     }
 
@@ -36,22 +38,34 @@ struct PageAuth: Sendable {
         return Cookie(name: AdminSessions.cookieName, value: value, maxAge: maxAge, path: "/", secure: secure, httpOnly: true, sameSite: .strict)
     }
 
-    /// Who is signing in, for the per-client limit: the peer address when the server knows it,
-    /// else what a proxy says. A client that lies here still counts against the overall limit.
-    static func client(_ request: Request, context: some RequestContext) -> String {
-        if let address = (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress { return address }
-        if let forwarded = request.headers[.xForwardedForHeader]?.split(separator: ",").first {
-            return forwarded.trimmingCharacters(in: .whitespaces)
+    /// Where to go after signing in: a path on this gateway, nothing else. Browsers drop tabs
+    /// and newlines from a `Location` and read a backslash as `/`, so `/%09/evil.example` would become
+    /// `//evil.example`, another site. The value is judged after percent-decoding (repeatedly,
+    /// so an encoded `%2F` cannot hide a slash): it must start with one `/`, and contain no `//`,
+    /// no backslash and no control or invisible formatting characters.
+    static func safeNext(_ next: String?) -> String {
+        let fallback = "/followups"
+        guard let next, next.hasPrefix("/"), next.utf8.count <= 2048 else { return fallback }
+        var decoded = next
+        for _ in 0..<4 {
+            guard isSafePath(decoded) else { return fallback }
+            guard decoded.contains("%") else { return next }
+            // Malformed percent-encoding is not a path we made.
+            guard let once = decoded.removingPercentEncoding else { return fallback }
+            if once == decoded { return next }
+            decoded = once
         }
-        return "unknown"
+        return fallback
     }
 
-    /// Where to go after signing in: a path on this gateway, nothing else.
-    static func safeNext(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"), !next.contains("\r"), !next.contains("\n") else {
-            return "/followups"
+    private static func isSafePath(_ path: String) -> Bool {
+        guard path.hasPrefix("/"), !path.contains("//"), !path.contains("\\") else { return false }
+        return path.unicodeScalars.allSatisfy { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: false
+            default: true
+            }
         }
-        return next
     }
 }
 
@@ -60,7 +74,8 @@ extension Gateway {
     /// from the same queries as the admin API; they work without JavaScript, which only adds
     /// live search and refreshing.
     func addPageRoutes<Context: RequestContext>(to router: Router<Context>) {
-        let auth = PageAuth(token: config.admin.token, publicURLIsHTTPS: config.server.publicURL?.lowercased().hasPrefix("https://") ?? false)
+        let auth = PageAuth(
+            access: adminAccess, clients: clientAddresses, publicURLIsHTTPS: config.server.publicURL?.lowercased().hasPrefix("https://") ?? false)
 
         router.get("/admin/assets/admin.css") { _, _ in
             Self.asset(AdminAssets.css, type: "text/css; charset=utf-8")
@@ -72,16 +87,17 @@ extension Gateway {
         router.get("/signin") { request, _ -> Response in
             let next = PageAuth.safeNext(request.queryValues["next"])
             if auth.session(request) != nil { return redirect(to: next) }
-            return htmlResponse(PageViews.signIn(next: next, error: nil, closed: auth.token == nil), status: auth.token == nil ? .forbidden : .ok)
+            let closed = auth.access.current == nil
+            return htmlResponse(PageViews.signIn(next: next, error: nil, closed: closed), status: closed ? .forbidden : .ok)
         }
 
         router.post("/signin") { request, context -> Response in
             let form = try await Self.readForm(request)
             let next = PageAuth.safeNext(form["next"])
-            guard let token = auth.token else {
+            guard auth.access.current != nil else {
                 return htmlResponse(PageViews.signIn(next: next, error: nil, closed: true), status: .forbidden)
             }
-            let client = PageAuth.client(request, context: context)
+            let client = auth.clients.client(request, context: context)
             if let wait = auth.limiter.retryAfter(client: client) {
                 let minutes = max(1, Int((wait.seconds / 60).rounded(.up)))
                 context.logger.warning("sign-in refused: too many failed attempts")
@@ -89,7 +105,7 @@ extension Gateway {
                     PageViews.signIn(next: next, error: "Too many failed sign-ins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s").", closed: false),
                     status: .tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"])
             }
-            guard let presented = form["token"], !presented.isEmpty, constantTimeEquals(Array(presented.utf8), Array(token.value.utf8)) else {
+            guard let presented = form["token"], auth.access.accepts(presented) else {
                 auth.limiter.recordFailure(client: client)
                 context.logger.notice("sign-in failed: wrong admin token")
                 return htmlResponse(PageViews.signIn(next: next, error: "That token is not right.", closed: false), status: .unauthorized)

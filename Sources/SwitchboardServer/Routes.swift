@@ -5,21 +5,44 @@ import SwitchboardChannelKit
 import SwitchboardCore
 
 extension Gateway {
-    func addHealthRoutes(to router: Router<BasicRequestContext>) {
+    func addHealthRoutes(to router: Router<GatewayRequestContext>) {
+        // Liveness: the process answers. Readiness (store, channels, composer) is `/readyz`.
         router.get("/healthz") { _, _ in "ok" }
-        router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+        router.get("/readyz") { _, _ in try await self.readinessResponse() }
+        let metricsToken = config.server.metricsToken
+        router.get("/metrics") { request, _ in
+            if let metricsToken {
+                guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                    constantTimeEquals(Array(header.dropFirst("Bearer ".count).utf8), Array(metricsToken.value.utf8))
+                else {
+                    return Response(
+                        status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"],
+                        body: .init(byteBuffer: ByteBuffer(string: "/metrics needs Authorization: Bearer <server.metrics_token>")))
+                }
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: self.metrics.registry.emitToBuffer())))
         }
     }
 
     /// `/webhooks/<channel-id>`: the channel verifies and normalizes; the gateway stores the
     /// messages durably and only then answers the provider.
-    func addWebhookRoutes(to router: Router<BasicRequestContext>) {
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    func addWebhookRoutes(to router: Router<GatewayRequestContext>) {
+        let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
             let id = try context.parameters.require("channel")
             guard let channel = self.channel(id: id) else {
                 return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running channel '\(id)'")))
+            }
+            // Header credentials first: a request without them costs no body bytes.
+            var headers: [String: String] = [:]
+            for field in request.headers where headers[field.name.canonicalName] == nil {
+                headers[field.name.canonicalName] = field.value
+            }
+            if let refusal = channel.screenWebhook(method: request.method.rawValue, headers: headers) {
+                self.metrics.webhook(channel: id, status: refusal.status)
+                return Response(
+                    status: .init(code: refusal.status), headers: [.contentType: refusal.contentType],
+                    body: .init(byteBuffer: ByteBuffer(bytes: refusal.body)))
             }
             let limit = self.config.server.maxBodyBytes
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
@@ -32,10 +55,6 @@ extension Gateway {
             } catch is NIOTooManyBytesError {
                 self.metrics.webhook(channel: id, status: 413)
                 return Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "body over \(limit) bytes")))
-            }
-            var headers: [String: String] = [:]
-            for field in request.headers where headers[field.name.canonicalName] == nil {
-                headers[field.name.canonicalName] = field.value
             }
             var query: [String: String] = [:]
             for (key, value) in request.uri.queryParameters where query[String(key)] == nil {

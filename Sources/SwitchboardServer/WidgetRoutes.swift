@@ -23,8 +23,8 @@ extension Gateway {
         return WebSocketServerConfiguration(maxFrameSize: largest, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5))
     }
 
-    func addWidgetRoutes(to router: Router<BasicRequestContext>) {
-        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    func addWidgetRoutes(to router: Router<GatewayRequestContext>) {
+        let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
             let id = try context.parameters.require("channel")
             let path = context.parameters.get("path") ?? ""
             guard let channel = self.browserChannel(id: id) else {
@@ -95,7 +95,7 @@ extension Gateway {
     }
 
     /// `/`: where a new user starts — the widget demos and the admin pages.
-    func addIndexRoute(to router: Router<BasicRequestContext>) {
+    func addIndexRoute(to router: Router<GatewayRequestContext>) {
         router.get("/") { _, _ -> Response in
             let demos = self.channels.values.compactMap { $0 as? any BrowserChannel }.sorted { $0.id < $1.id }
                 .flatMap { channel in channel.browserPages.map { (channel.id, $0) } }

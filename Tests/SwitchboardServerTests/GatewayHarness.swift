@@ -28,9 +28,10 @@ final class GatewayHarness: Sendable {
     /// - Parameters:
     ///   - employeeYAML: the `employees:` list item(s), indented by two spaces.
     ///   - logger: what the gateway logs to; by default warnings and above, to the console.
+    ///   - channelFiles: more files for `channels/`, by name; `{telegram_api}` in them is the fake Telegram's address.
     init(
         employeeYAML: String = GatewayHarness.alexey, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"), extraConfig: String = "",
-        logger: Logger? = nil
+        logger: Logger? = nil, composerAPIKey: String = "sk-test", channelFiles: [String: String] = [:]
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-gw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
@@ -39,7 +40,7 @@ final class GatewayHarness: Sendable {
         openAI.respond(text: "Hello from Alexey")
         try """
             admin: { token: \(GatewayHarness.adminToken) }
-            composer: { base_url: \(openAI.baseURL), api_key: sk-test, model: fake-model }
+            composer: { base_url: \(openAI.baseURL), api_key: \(composerAPIKey), model: fake-model }
             \(extraConfig)
             employees:
             \(employeeYAML)
@@ -53,6 +54,10 @@ final class GatewayHarness: Sendable {
             webhook_secret: \(GatewayHarness.secret)
             api_base: \(telegramBase)
             """.write(to: directory.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
+        for (name, text) in channelFiles {
+            try text.replacingOccurrences(of: "{telegram_api}", with: telegramBase)
+                .write(to: directory.appendingPathComponent("channels/\(name)"), atomically: true, encoding: .utf8)
+        }
         let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:])
             .load(configPath: directory.appendingPathComponent("config.yaml").path)
         self.clock = clock

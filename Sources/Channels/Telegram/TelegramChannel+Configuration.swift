@@ -157,3 +157,18 @@ extension TelegramChannel {
         }
     }
 }
+
+/// Describes itself without the bot token or the webhook secret (they print `***`).
+extension TelegramChannel.Configuration: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        [
+            "token": token, "mode": mode, "webhookSecret": webhookSecret as Any, "apiBase": apiBase, "publicURL": publicURL as Any,
+            "pollTimeout": pollTimeout, "requestTimeout": requestTimeout, "maxBodyBytes": maxBodyBytes,
+        ]
+    }
+}
+
+/// A channel describes itself by id and redacted settings, never by its API client.
+extension TelegramChannel: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> { ["id": id, "configuration": configuration] }
+}

@@ -43,21 +43,24 @@ public struct TelegramChannel: Channel {
 
     // MARK: - Inbound: webhook
 
+    /// The method and `X-Telegram-Bot-Api-Secret-Token` (against `webhook_secret`, in constant
+    /// time): all a Telegram webhook can be refused for before its body is read.
+    public func screenWebhook(method: String, headers: [String: String]) -> WebhookResponse? {
+        guard method.uppercased() == "POST" else { return .text(405, "Telegram webhooks are POST requests") }
+        let presented = headers.first { $0.key.lowercased() == "x-telegram-bot-api-secret-token" }?.value
+        guard let expected = configuration.webhookSecret, let presented, constantTimeEquals(presented.utf8, expected.value.utf8) else {
+            // The presented value is not logged: it may be a near-miss of the real secret.
+            logger.notice("Rejected a webhook request without the right secret token")
+            return .text(401, "unauthorized")
+        }
+        return nil
+    }
+
     /// Verifies `X-Telegram-Bot-Api-Secret-Token` against `webhook_secret` before reading a
     /// byte of the body, then decodes one Update and normalizes it. Ignored update types are
     /// still accepted (200), so Telegram does not redeliver them.
     public func handleWebhook(_ request: WebhookRequest) async -> WebhookResult {
-        guard request.method == "POST" else {
-            return .respond(.text(405, "Telegram webhooks are POST requests"))
-        }
-        guard let expected = configuration.webhookSecret,
-            let presented = request.header("X-Telegram-Bot-Api-Secret-Token"),
-            constantTimeEquals(presented.utf8, expected.value.utf8)
-        else {
-            // The presented value is not logged: it may be a near-miss of the real secret.
-            logger.notice("Rejected a webhook request without the right secret token")
-            return .respond(.text(401, "unauthorized"))
-        }
+        if let refusal = screenWebhook(method: request.method, headers: request.headers) { return .respond(refusal) }
         guard request.body.count <= configuration.maxBodyBytes else {
             return .respond(.text(413, "body larger than max_body_bytes"))
         }

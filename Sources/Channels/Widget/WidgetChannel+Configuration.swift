@@ -196,3 +196,14 @@ extension WidgetChannel {
         }
     }
 }
+
+/// Describes itself without `token_secret` (it prints `***`).
+extension WidgetChannel.Configuration: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        [
+            "allowedOrigins": allowedOrigins, "title": title, "position": position, "demo": demo, "tokenSecret": tokenSecret as Any,
+            "tokenTTLDays": tokenTTLDays, "maxTextLength": maxTextLength, "maxFrameBytes": maxFrameBytes,
+            "messagesPerMinute": messagesPerMinute, "messageBurst": messageBurst, "maxConnectionsPerVisitor": maxConnectionsPerVisitor,
+        ]
+    }
+}

@@ -16,7 +16,7 @@ public let widgetChannelType = ChannelType(name: "widget", configuration: Widget
 /// everything the employee writes is stored and each page is sent what it has not seen, in
 /// order, on every (re)connect — so reminders written while the visitor was away arrive when
 /// they come back, once each, and the chat records when they did.
-public struct WidgetChannel: BrowserChannel, CustomStringConvertible {
+public struct WidgetChannel: BrowserChannel, RedactedDescription {
     public let id: String
     public let configuration: Configuration
     /// A visitor may be away for days; replies and reminders wait in the store for them.
@@ -48,7 +48,8 @@ public struct WidgetChannel: BrowserChannel, CustomStringConvertible {
     }
 
     /// Short, for logs (service lists print their services).
-    public var description: String { "WidgetChannel(\(id))" }
+    /// Described by id and redacted settings, never by the hub that holds the signing key.
+    public var redactedFields: KeyValuePairs<String, Any> { ["id": id, "configuration": configuration] }
 
     /// Authenticated sockets open in this process.
     public var connectionCount: Int { runtime.hub.connectionCount }

@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+
+/// `/readyz`: whether the gateway can do its job now — the store accepts writes, every enabled
+/// channel is running, the composer is not failing permanently. `/healthz` stays a liveness
+/// check (the process answers); a load balancer or orchestrator should route by `/readyz`.
+struct ReadinessReport: Encodable, Sendable, Equatable {
+    struct Problem: Encodable, Sendable, Equatable {
+        /// `store`, `composer`, or `channel:<id>`.
+        var component: String
+        /// What is wrong, phrased as what to fix; never a secret.
+        var problem: String
+    }
+
+    /// `ready` or `not_ready`.
+    var status: String
+    var problems: [Problem]
+
+    init(problems: [Problem]) {
+        self.status = problems.isEmpty ? "ready" : "not_ready"
+        self.problems = problems
+    }
+
+    var isReady: Bool { problems.isEmpty }
+
+    /// The report from each part's state: `store` is the write probe's error, if any.
+    static func assemble(store: String?, channels: [(id: String, health: ComponentHealth)], composer: ComponentHealth) -> ReadinessReport {
+        var problems: [Problem] = []
+        if let store { problems.append(Problem(component: "store", problem: store)) }
+        for (id, health) in channels.sorted(by: { $0.id < $1.id }) {
+            if let problem = health.problem { problems.append(Problem(component: "channel:\(id)", problem: problem)) }
+        }
+        if let problem = composer.problem { problems.append(Problem(component: "composer", problem: problem)) }
+        return ReadinessReport(problems: problems)
+    }
+}
+
+extension Gateway {
+    /// How long the store's write probe may take before the store counts as not writable.
+    static let storeProbeTimeout: Duration = .seconds(3)
+
+    /// A small write the store must accept: a cursor row with the current time.
+    func probeStore() async -> String? {
+        let store = self.store
+        let now = ISO8601DateFormatter().string(from: Date())
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await store.setCursor("readyz.probe", to: now)
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: Self.storeProbeTimeout)
+                    return false
+                }
+                let finished = try await group.next() ?? false
+                group.cancelAll()
+                if !finished { throw GatewayStartupError("timed out") }
+            }
+            return nil
+        } catch {
+            logger.error("readiness: the store cannot write", metadata: ["error": "\(error)"])
+            return "the store cannot write (\(String(describing: error).prefix(200))): check the disk and the database file's permissions"
+        }
+    }
+
+    func readiness() async -> ReadinessReport {
+        ReadinessReport.assemble(
+            store: await probeStore(), channels: channelHealth.map { (id: $0.key, health: $0.value) }, composer: composerHealth)
+    }
+
+    func readinessResponse() async throws -> Response {
+        let report = await readiness()
+        return try jsonResponse(report, status: report.isReady ? .ok : .serviceUnavailable)
+    }
+}
