@@ -113,7 +113,7 @@ public final class Gateway: Sendable {
         schedulerConfiguration.historyLimit = config.conversation.historyLimit
         let scheduler = Scheduler(
             store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,
-            configuration: schedulerConfiguration)
+            configuration: schedulerConfiguration, composerHealth: composerHealth)
         self.scheduler = scheduler
         let conversation = Conversation(
             store: store, roster: roster, senders: senders, clock: clock, scheduler: scheduler, operatorPause: config.conversation.operatorPause,
