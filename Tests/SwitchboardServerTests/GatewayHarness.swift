@@ -156,13 +156,4 @@ final class Counter: Sendable {
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }
 
-/// Polls a condition for up to ten real seconds (CI machines can be slow).
-func eventually(_ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
-    for _ in 0..<2000 {
-        if try await condition() { return }
-        try await Task.sleep(nanoseconds: 5_000_000)
-    }
-    Issue.record("\(what) not met within 10 s")
-}
-
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardChannelKit
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 @testable import WidgetChannel
 
