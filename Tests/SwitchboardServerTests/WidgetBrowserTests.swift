@@ -73,7 +73,9 @@ struct WidgetBrowserTests {
         let launcher = try await browser.waitForElement("[data-testid=widget-open]")
         #expect(try await launcher.attribute("aria-expanded") == "false")
         _ = try await browser.waitForElement("[data-testid=widget-teaser]:not([hidden])")
-        try await Task.sleep(for: .milliseconds(400))  // the teaser's fade-in
+        try await browser.wait("the teaser's fade-in to finish") {
+            try await browser.execute("return document.querySelector('[data-testid=widget-teaser]').getAnimations().length").int == 0
+        }
         try await browser.saveScreenshot(to: Screenshots.url("widget-demo.png"))
 
         // A question, and the employee's answer.
