@@ -88,6 +88,7 @@ let package = Package(
             name: "SwitchboardFakes",
             dependencies: [
                 "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
