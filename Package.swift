@@ -174,6 +174,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Runs the built `switchboard` executable as a subprocess: exit status, output, errors.
+        .testTarget(
+            name: "SwitchboardCLITests",
+            dependencies: ["SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting"],
+            swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(
