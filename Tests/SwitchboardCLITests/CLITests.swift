@@ -27,14 +27,14 @@ import Testing
 
     // MARK: check
 
-    @Test func checkPassesOnTheShippedConfig() throws {
-        let result = try CLI.run(["check", "--config", Self.shippedConfig])
+    @Test func checkPassesOnTheShippedConfig() async throws {
+        let result = try await CLI.run(["check", "--config", Self.shippedConfig])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains(": OK"), "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
     }
 
-    @Test func checkPrintsEveryProblemAsFileLineColumnAndFails() throws {
+    @Test func checkPrintsEveryProblemAsFileLineColumnAndFails() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let config = try folder.write(
@@ -46,7 +46,7 @@ import Testing
                 colour: red
                 working_hours: { timezone: Mars/Olympus }
             """)
-        let result = try CLI.run(["check", "--config", config])
+        let result = try await CLI.run(["check", "--config", config])
         #expect(result.status == 1, "\(result)")
         let lines = result.stderr.split(separator: "\n").map(String.init)
         #expect(lines.count >= 2, "both mistakes are reported at once: \(result)")
@@ -60,11 +60,11 @@ import Testing
         #expect(result.stdout.isEmpty, "\(result)")
     }
 
-    @Test func checkReportsABrokenYAMLFileWithItsPosition() throws {
+    @Test func checkReportsABrokenYAMLFileWithItsPosition() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let config = try folder.write("config.yaml", "employees: [ {id: alexey, name: Alexey\n")
-        let result = try CLI.run(["check", "--config", config])
+        let result = try await CLI.run(["check", "--config", config])
         #expect(result.status == 1, "\(result)")
         #expect(try result.stderr.split(separator: "\n").allSatisfy { $0.wholeMatch(of: try Regex(#"^.+:\d+:\d+: .+$"#)) != nil }, "\(result)")
         #expect(result.stderr.hasPrefix("\(config):"), "\(result)")
@@ -73,8 +73,8 @@ import Testing
     // MARK: simulate
 
     /// The README's example: a message on Friday at 17:00 Moscow time.
-    @Test func simulateJSONIsOneArrayOfStepDueAndSendsAtInUTC() throws {
-        let result = try CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "2026-11-27T14:00:00Z", "--json"])
+    @Test func simulateJSONIsOneArrayOfStepDueAndSendsAtInUTC() async throws {
+        let result = try await CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "2026-11-27T14:00:00Z", "--json"])
         #expect(result.status == 0, "\(result)")
         // 18:00Z is 21:00 in Moscow, after hours: step 1 moves to Monday 09:00 (06:00Z); the
         // later steps count from when it is sent.
@@ -89,10 +89,10 @@ import Testing
         #expect(steps.allSatisfy { Set($0.keys) == ["step", "due", "sends_at"] })
     }
 
-    @Test func simulateRefusesAnUnknownEmployeeAndABadInstant() throws {
-        let unknown = try CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "nobody", "--last-message", "2026-11-27T14:00:00Z"])
+    @Test func simulateRefusesAnUnknownEmployeeAndABadInstant() async throws {
+        let unknown = try await CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "nobody", "--last-message", "2026-11-27T14:00:00Z"])
         #expect(unknown.status != 0 && unknown.stderr.contains("nobody") && unknown.stderr.contains("alexey"), "\(unknown)")
-        let badTime = try CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "friday"])
+        let badTime = try await CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "friday"])
         #expect(badTime.status != 0 && badTime.stderr.contains("ISO 8601"), "\(badTime)")
     }
 
@@ -121,7 +121,7 @@ import Testing
             }
         }
 
-        let result = try CLI.run(["followups", "--config", config, "--json"])
+        let result = try await CLI.run(["followups", "--config", config, "--json"])
         #expect(result.status == 0, "\(result)")
         let items = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]], "\(result)")
         #expect(items.count == 1)
@@ -131,15 +131,15 @@ import Testing
         #expect(item["step"] as? Int == 1 && item["sends_at"] as? String == "2026-11-23T10:30:00Z" && item["status"] as? String == "scheduled")
         #expect(item["time_zone"] as? String == "Europe/Moscow" && item["channel"] as? String == "tg")
 
-        let none = try CLI.run(["followups", "--config", config, "--json", "--search", "nobody-by-that-name"])
+        let none = try await CLI.run(["followups", "--config", config, "--json", "--search", "nobody-by-that-name"])
         #expect(none.status == 0 && none.stdout == "[]\n", "\(none)")
     }
 
-    @Test func followupsWithAMissingConfigIsAnError() throws {
+    @Test func followupsWithAMissingConfigIsAnError() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let missing = folder.url.appendingPathComponent("wrong/path/config.yaml").path
-        let result = try CLI.run(["followups", "--config", missing, "--json"])
+        let result = try await CLI.run(["followups", "--config", missing, "--json"])
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.contains(missing) && result.stderr.contains("cannot read the config file"), "\(result)")
         #expect(result.stdout.isEmpty)
@@ -148,11 +148,11 @@ import Testing
 
     /// A config that is not the one the gateway runs with has no database beside it: say so
     /// rather than create an empty one and report that nothing is scheduled.
-    @Test func followupsWithoutADatabaseIsAnErrorAndCreatesNone() throws {
+    @Test func followupsWithoutADatabaseIsAnErrorAndCreatesNone() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let config = try folder.write("config.yaml", Self.alexey)
-        let result = try CLI.run(["followups", "--config", config])
+        let result = try await CLI.run(["followups", "--config", config])
         #expect(result.status == 1, "\(result)")
         #expect(result.stderr.contains("no database at") && result.stderr.contains("data/switchboard.sqlite"), "\(result)")
         #expect(result.stdout.isEmpty, "\(result)")
@@ -161,8 +161,8 @@ import Testing
 
     // MARK: serve
 
-    @Test func anUnknownLogLevelIsAUsageError() throws {
-        let result = try CLI.run(["serve", "--config", Self.shippedConfig, "--log-level", "nonsense"])
+    @Test func anUnknownLogLevelIsAUsageError() async throws {
+        let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-level", "nonsense"])
         #expect(result.status == 64, "a usage error (EX_USAGE), before anything starts: \(result)")
         #expect(result.stderr.contains("nonsense") && result.stderr.contains("debug"), "names the bad value and the good ones: \(result)")
     }

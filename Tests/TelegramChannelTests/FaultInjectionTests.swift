@@ -13,12 +13,15 @@ struct FaultInjectionTests {
         OutboundMessage(chatID: "chat-1", channelID: testChannelID, conversationKey: "123456789", text: text)
     }
 
-    private func withFake(_ plan: FaultPlan, _ body: (FakeTelegramServer, TelegramChannel) async throws -> Void) async throws {
+    /// `requestTimeout` in seconds: 1 (the shortest the channel accepts) where a hang must time
+    /// out, generous elsewhere so a slow machine does not turn a 429 into a timeout.
+    private func withFake(_ plan: FaultPlan, requestTimeout: Int = 10, _ body: (FakeTelegramServer, TelegramChannel) async throws -> Void)
+        async throws
+    {
         let telegram = FakeTelegramServer()
         let apiBase = try await telegram.start()
         telegram.injectFaults(plan)
-        // The shortest timeout the channel accepts, so a hang is over in a second.
-        let channel = makeChannel(apiBase: apiBase, token: FakeTelegramServer.defaultToken, requestTimeout: 1)
+        let channel = makeChannel(apiBase: apiBase, token: FakeTelegramServer.defaultToken, requestTimeout: requestTimeout)
         do {
             try await body(telegram, channel)
         } catch {
@@ -51,7 +54,8 @@ struct FaultInjectionTests {
 
     @Test(arguments: faults)
     func eachInjectedFaultIsRetryableAndNothingIsSent(fault: FaultPlan.Fault) async throws {
-        try await withFake(.always(fault)) { telegram, channel in
+        let requestTimeout = if case .hang = fault { 1 } else { 10 }
+        try await withFake(.always(fault), requestTimeout: requestTimeout) { telegram, channel in
             let error = try #require(await deliveryError(channel, "Hello"))
             #expect(error.kind == .retryable, "\(error)")
             #expect(error.message.contains(Self.evidence(of: fault)), "\(error)")
