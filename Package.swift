@@ -88,6 +88,7 @@ let package = Package(
             name: "SwitchboardFakes",
             dependencies: [
                 "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -173,6 +174,11 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        // Runs the built `switchboard` executable as a subprocess: exit status, output, errors.
+        .testTarget(
+            name: "SwitchboardCLITests",
+            dependencies: ["SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting"],
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),

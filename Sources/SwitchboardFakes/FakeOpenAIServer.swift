@@ -9,7 +9,9 @@ import Synchronization
 /// It serves `POST /v1/chat/completions`, records every request it receives (headers and the
 /// decoded JSON body) and answers with a scripted reply: queued replies first, in order, then
 /// the default reply. Start it with `start()` and stop it with `stop()`, or scope it with
-/// `FakeOpenAIServer.run { server in … }`.
+/// `FakeOpenAIServer.run { server in … }`. With a ``FaultPlan`` it also fails a seeded share of
+/// requests at random — 429 with `Retry-After`, 500, a hang past the client's timeout, a dropped
+/// connection — and counts what it injected.
 ///
 /// ```swift
 /// try await FakeOpenAIServer.run { server in
@@ -181,6 +183,8 @@ public final class FakeOpenAIServer: Sendable {
         var requests: [RecordedRequest] = []
         var queue: [Reply] = []
         var defaultReply: Reply = .completion("Hello from the fake model.")
+        var faults = FaultInjector(.none)
+        var completions = 0
         var port: Int?
         var running: (group: ServiceGroup, task: Task<Void, any Error>)?
     }
@@ -211,6 +215,18 @@ public final class FakeOpenAIServer: Sendable {
         state.withLock { $0.queue += Array(repeating: reply, count: count) }
     }
 
+    /// From now on a share of the requests fail as `plan` says; queued replies still come first.
+    /// A faulted request is recorded in ``requests`` but not answered with a completion. Pass
+    /// ``FaultPlan/none`` to stop.
+    public func injectFaults(_ plan: FaultPlan) { state.withLock { $0.faults = FaultInjector(plan) } }
+
+    /// How many faults of each kind the ``FaultPlan`` injected so far.
+    public var injectedFaults: [FaultPlan.Kind: Int] { state.withLock { $0.faults.counts } }
+
+    /// How many requests were answered with a 2xx reply (a completion, unless a test scripted
+    /// another body): the compositions a client could have used.
+    public var successfulReplies: Int { state.withLock { $0.completions } }
+
     /// Forgets recorded requests and queued replies.
     public func reset() {
         state.withLock {
@@ -223,9 +239,9 @@ public final class FakeOpenAIServer: Sendable {
     @discardableResult
     public func start() async throws -> URL {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let router = Router()
-        router.post(RouterPath(stringLiteral: Self.completionsPath)) { [self] request, _ -> Response in
-            try await self.handle(request)
+        let router = Router(context: FakeRequestContext.self)
+        router.post(RouterPath(stringLiteral: Self.completionsPath)) { [self] request, context -> Response in
+            try await self.handle(request, context: context)
         }
         var app = Application(
             router: router,
@@ -286,7 +302,7 @@ public final class FakeOpenAIServer: Sendable {
 
     // MARK: - Handling
 
-    private func handle(_ request: Request) async throws -> Response {
+    private func handle(_ request: Request, context: FakeRequestContext) async throws -> Response {
         var request = request
         let buffer = try await request.collectBody(upTo: 16 << 20)
         let raw = Data(buffer.readableBytesView)
@@ -295,11 +311,30 @@ public final class FakeOpenAIServer: Sendable {
             headers[field.name.canonicalName] = field.value
         }
         let body = (try? JSONDecoder().decode(JSON.self, from: raw)) ?? .null
-        let reply = state.withLock { state -> Reply in
+        let (planned, fault) = state.withLock { state -> (Reply, FaultPlan.Fault?) in
             state.requests.append(RecordedRequest(headers: headers, rawBody: raw, body: body))
-            return state.queue.isEmpty ? state.defaultReply : state.queue.removeFirst()
+            if !state.queue.isEmpty { return (state.queue.removeFirst(), nil) }
+            return (state.defaultReply, state.faults.next())
+        }
+        var reply = planned
+        switch fault {
+        case .tooManyRequests(let seconds)?:
+            reply = .error(
+                status: 429, message: "Rate limit reached for requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in \(seconds)s.",
+                type: "requests", code: "rate_limit_exceeded", headers: ["retry-after": String(seconds)])
+        case .serverError?:
+            reply = .serverError()
+        case .hang(let duration)?:
+            reply = .serverError()
+            reply.delay = duration
+        case .dropConnection?:
+            await context.dropConnection()
+            return Response(status: .internalServerError)
+        case nil:
+            break
         }
         if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
+        if (200..<300).contains(reply.status) { state.withLock { $0.completions += 1 } }
         var fields = HTTPFields()
         fields.append(.init(name: .contentType, value: "application/json"))
         for (name, value) in reply.headers.sorted(by: { $0.key < $1.key }) {

@@ -8,7 +8,9 @@ import Synchronization
 /// `deleteWebhook`, `answerCallbackQuery` and `getMe`, answering in the Bot API's envelope
 /// (`ok`, `result` / `error_code`, `description`, `parameters`). It records every call, lets a
 /// test queue updates for `getUpdates` (honouring `offset`: lower ids are confirmed and
-/// dropped, as on the real server), and replays scripted failures such as flood control.
+/// dropped, as on the real server), and replays scripted failures such as flood control. With a
+/// ``FaultPlan`` it also fails a seeded share of calls at random — 429 with `retry_after`, 500,
+/// a hang past the client's timeout, a dropped connection — and counts what it injected.
 ///
 /// ```swift
 /// let telegram = FakeTelegramServer()
@@ -141,6 +143,8 @@ public final class FakeTelegramServer: Sendable {
         var nextUpdateID: Int64 = 815_230_001
         var nextMessageID: Int64 = 1000
         var scripts: [String: [Reply]] = [:]
+        var faults = FaultInjector(.none)
+        var faultMethods: Set<String> = []
         var sent: [SentMessage] = []
         var webhookURL: String?
         var webhookSecret: String?
@@ -167,12 +171,12 @@ public final class FakeTelegramServer: Sendable {
     @discardableResult
     public func start() async throws -> String {
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let router = Router()
+        let router = Router(context: FakeRequestContext.self)
         for method in [HTTPRequest.Method.post, .get] {
             router.on("bot{token}/{method}", method: method) { [self] request, context -> Response in
                 let token = context.parameters.get("token") ?? ""
                 let name = context.parameters.get("method") ?? ""
-                return try await self.handle(request, token: token, method: name)
+                return try await self.handle(request, context: context, token: token, method: name)
             }
         }
         var app = Application(
@@ -276,7 +280,20 @@ public final class FakeTelegramServer: Sendable {
         state.withLock { $0.scripts[method.lowercased(), default: []] += replies }
     }
 
+    /// From now on a share of the calls of `methods` fail as `plan` says; scripted replies
+    /// still come first. A faulted call is recorded in ``calls`` but never processed: a faulted
+    /// `sendMessage` sends nothing. Pass ``FaultPlan/none`` to stop.
+    public func injectFaults(_ plan: FaultPlan, methods: Set<String> = ["sendMessage"]) {
+        state.withLock {
+            $0.faults = FaultInjector(plan)
+            $0.faultMethods = Set(methods.map { $0.lowercased() })
+        }
+    }
+
     // MARK: - What tests inspect
+
+    /// How many faults of each kind the ``FaultPlan`` injected so far.
+    public var injectedFaults: [FaultPlan.Kind: Int] { state.withLock { $0.faults.counts } }
 
     /// Every call received, in order.
     public var calls: [Call] { state.withLock { $0.calls } }
@@ -286,7 +303,8 @@ public final class FakeTelegramServer: Sendable {
         calls.filter { $0.method.lowercased() == method.lowercased() }
     }
 
-    /// The messages `sendMessage` accepted, in order.
+    /// The messages `sendMessage` accepted, in order: scripted and injected failures are not
+    /// here, so each text a client retried appears once per successful send.
     public var sentMessages: [SentMessage] { state.withLock { $0.sent } }
 
     /// Ids of updates still queued (not yet confirmed by an `offset`).
@@ -300,19 +318,21 @@ public final class FakeTelegramServer: Sendable {
 
     // MARK: - Serving
 
-    private func handle(_ request: Request, token: String, method: String) async throws -> Response {
+    private func handle(_ request: Request, context: FakeRequestContext, token: String, method: String) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: 1 << 20)
         let parameters = Self.parameters(query: request.uri.query, contentType: request.headers[.contentType], body: Data(body.readableBytesView))
         let call = Call(method: method, token: token, parameters: parameters)
-        let (accepted, scripted) = state.withLock { state -> (Bool, Reply?) in
+        let (accepted, scripted, fault) = state.withLock { state -> (Bool, Reply?, FaultPlan.Fault?) in
             state.calls.append(call)
-            guard token == state.token else { return (false, nil) }
+            guard token == state.token else { return (false, nil, nil) }
             let key = method.lowercased()
-            guard var queue = state.scripts[key], !queue.isEmpty else { return (true, nil) }
+            guard var queue = state.scripts[key], !queue.isEmpty else {
+                return (true, nil, state.faultMethods.contains(key) ? state.faults.next() : nil)
+            }
             let reply = queue.removeFirst()
             state.scripts[key] = queue
-            return (true, reply)
+            return (true, reply, nil)
         }
         guard accepted else { return Self.failure(status: 401, description: "Unauthorized") }
         switch scripted {
@@ -320,6 +340,20 @@ public final class FakeTelegramServer: Sendable {
             return Self.failure(status: status, description: description, retryAfter: retryAfter)
         case .delay(let duration)?:
             try await Task.sleep(for: duration)
+        case nil:
+            break
+        }
+        switch fault {
+        case .tooManyRequests(let seconds)?:
+            return Self.failure(status: 429, description: "Too Many Requests: retry after \(seconds)", retryAfter: seconds)
+        case .serverError?:
+            return Self.failure(status: 500, description: "Internal Server Error")
+        case .hang(let duration)?:
+            try await Task.sleep(for: duration)
+            return Self.failure(status: 500, description: "Internal Server Error")
+        case .dropConnection?:
+            await context.dropConnection()
+            return Self.failure(status: 500, description: "Internal Server Error")
         case nil:
             break
         }

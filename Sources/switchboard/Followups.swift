@@ -14,7 +14,17 @@ struct Followups: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let store = try SQLiteStore(path: config.storage.sqlitePath)
+        // Opening a missing database would create an empty one and report "nothing scheduled":
+        // a wrong --config must say so instead.
+        let path = config.storage.sqlitePath
+        guard FileManager.default.fileExists(atPath: path) else {
+            FileHandle.standardError.write(Data("""
+                \(options.config): no database at \(path). The gateway creates it on its first start; \
+                is --config the file `switchboard serve` runs with?\n
+                """.utf8))
+            throw ExitCode.failure
+        }
+        let store = try SQLiteStore(path: path)
         let listing = FollowUpListing(store: store, roster: LiveRoster(config.roster))
         let (items, total) = try await listing.list(employeeID: employee, search: search)
         if json {

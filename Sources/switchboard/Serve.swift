@@ -11,7 +11,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(help: "Listen on HOST:PORT instead of server.listen.") var listen: String?
     @Option(name: .customLong("time-scale"), help: "Run simulated time N times faster (overrides time_scale).") var timeScale: Double?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "How much to log.") var logLevel: LogLevel = .info
 
     func run() async throws {
         var config = try options.load()
@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
             gatewayOptions.port = port
         }
         var logger = Logger(label: "switchboard")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = logLevel.level
         gatewayOptions.logger = logger
         let gateway = try Gateway(config: config, options: gatewayOptions)
         logger.info("starting", metadata: [
@@ -35,5 +35,22 @@ struct Serve: AsyncParsableCommand {
             "composer": "\(config.composer.baseURL == nil ? "offline (not AI)" : config.composer.model)",
         ])
         try await gateway.application().runService()
+    }
+}
+
+/// `--log-level`: one of swift-log's levels by name; anything else is a usage error, not `info`.
+enum LogLevel: String, CaseIterable, ExpressibleByArgument {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level {
+        switch self {
+        case .trace: .trace
+        case .debug: .debug
+        case .info: .info
+        case .notice: .notice
+        case .warning: .warning
+        case .error: .error
+        case .critical: .critical
+        }
     }
 }

@@ -47,7 +47,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "The employee's id.") var employee: String
     @Option(name: .customLong("last-message"), help: "When the employee's last message was sent, ISO 8601 (e.g. 2026-11-27T17:00:00Z).")
     var lastMessage: String
-    @Flag(help: "Print JSON: [{\"step\": n, \"due\": …, \"sends_at\": …}] in UTC.") var json = false
+    @Flag(help: "Print JSON: [{\"step\":n,\"due\":…,\"sends_at\":…}] in UTC.") var json = false
 
     func run() async throws {
         let config = try options.load()
@@ -59,8 +59,8 @@ struct Simulate: AsyncParsableCommand {
         }
         let timeline = FollowUpPlanner(employee: employee).timeline(lastMessageAt: start)
         if json {
-            let objects = timeline.map { #"{"step": \#($0.step), "due": "\#(ISO8601.format($0.due))", "sends_at": "\#(ISO8601.format($0.sendsAt))"}"# }
-            print("[" + objects.joined(separator: ", ") + "]")
+            let objects = timeline.map { #"{"step":\#($0.step),"due":"\#(ISO8601.format($0.due))","sends_at":"\#(ISO8601.format($0.sendsAt))"}"# }
+            print("[" + objects.joined(separator: ",") + "]")
             return
         }
         guard employee.followUp.enabled else {

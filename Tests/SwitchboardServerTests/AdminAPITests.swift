@@ -40,10 +40,10 @@ extension GatewayHarness {
     }
 }
 
-@Suite(.serialized) struct AdminAPITests {
+@Suite(.serialized, .awaitedTeardown) struct AdminAPITests {
     @Test func theAPINeedsTheAdminToken() async throws {
         let (h, chats) = try await seededTeam()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let id = try #require(chats["anna"]).id
         for path in ["/api/employees", "/api/followups", "/api/chats/\(id)", "/api/usage?employee=alexey"] {
             #expect(try await h.get(path, token: nil).0 == 401, "\(path) without a token")
@@ -54,14 +54,14 @@ extension GatewayHarness {
         #expect(try await h.gateway.store.followUpState(chatID: id)?.status == .scheduled, "a refused request changes nothing")
         // A session cookie is for the pages; the API only takes the bearer token.
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         try await page.signIn()
         #expect(try await page.get("/api/followups").status == 401)
     }
 
     @Test func employeesListEveryEmployeeWithTheirFollowUpSwitch() async throws {
         let h = try await GatewayHarness(employeeYAML: GatewayHarness.team)
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let (status, body) = try await h.get("/api/employees")
         #expect(status == 200)
         let employees = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [[String: Any]])
@@ -74,7 +74,7 @@ extension GatewayHarness {
 
     @Test func theListIsSoonestFirstWithTheAPIKeysAndUTCTimes() async throws {
         let (h, chats) = try await seededTeam()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let (status, body) = try await h.get("/api/followups")
         #expect(status == 200)
         let object = try json(body)
@@ -110,14 +110,14 @@ extension GatewayHarness {
     ])
     func searchMatchesClientEmployeeAndTitleWords(search: String, expected: [String]) async throws {
         let (h, _) = try await seededTeam()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         #expect(try await h.followUpTitles("search=" + query(search)) == expected)
         #expect(try await h.followUpTitles("search=" + search.replacingOccurrences(of: " ", with: "+").addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed)!) == expected, "+ as space")
     }
 
     @Test func theEmployeeFilterAndSearchCombine() async throws {
         let (h, _) = try await seededTeam()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         #expect(try await h.followUpTitles("employee=maria") == ["Anna Smith (Riverside Hotel)", "Михаил Сидоров"])
         #expect(try await h.followUpTitles("employee=alexey") == ["Ольга Иванова", "Михаил Петров"])
         #expect(try await h.followUpTitles("employee=sam").isEmpty)
@@ -131,7 +131,7 @@ extension GatewayHarness {
 
     @Test func switchingFollowUpOffCancelsTheReminderAndOnResumesIt() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Is parking free?"))
         try await eventually("AI reply") { h.sentTexts.count == 1 }
         let chat = try #require(try await h.chat)
@@ -147,17 +147,19 @@ extension GatewayHarness {
         let decisions = try #require(detail["decisions"] as? [[String: Any]])
         #expect(decisions.contains { $0["kind"] as? String == "cancelled" && $0["reason"] as? String == "chat_disabled" })
 
-        // Off stays off: nothing goes out when the reminder would have been due.
-        h.manualClock.advance(to: at("2026-11-23T10:00:00Z"))
-        try await Task.sleep(nanoseconds: 200_000_000)
-        #expect(h.sentTexts.count == 1)
+        // Off stays off: nothing is due, and nothing goes out when the reminder would have been
+        // due — by the time another client has been answered at that hour.
+        #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == nil)
+        try await h.advanceAndWaitForAnotherClientsAnswer(to: at("2026-11-23T10:00:00Z"))
+        #expect(h.sendAttempts(toChat: 4242) == 1)
+        #expect(try await h.gateway.store.outbox(chatID: chat.id).map(\.entry.purpose) == [.reply])
 
         let (onStatus, onBody) = try await h.post("/api/chats/\(chat.id)/followup", json: #"{"enabled": true}"#)
         #expect(onStatus == 200)
         let on = try json(onBody)
         // It resumes from its anchor: already due, so the scheduler may be sending it by now.
         #expect(on["enabled"] as? Bool == true && ["scheduled", "sending"].contains(on["status"] as? String), "\(on)")
-        #expect(try await h.followUpTitles() == ["Ana K"], "back on the list")
+        #expect(try await h.followUpTitles("search=ana") == ["Ana K"], "back on the list")
 
         #expect(try await h.post("/api/chats/nope/followup", json: #"{"enabled": false}"#).0 == 404)
         #expect(try await h.post("/api/chats/\(chat.id)/followup", json: #"{"enabled": "no"}"#).0 == 400)
@@ -169,7 +171,7 @@ extension GatewayHarness {
     /// message with its tokens.
     @Test func aChatShowsItsMessagesDecisionsAndTokens() async throws {
         let h = try await GatewayHarness(clock: ManualClock("2026-11-23T13:30:00Z"))  // Monday 16:30 in Moscow
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Do you have a room for Friday?"))
         try await eventually("AI reply") { h.sentTexts.count == 1 }
         let chat = try #require(try await h.chat)
@@ -218,7 +220,7 @@ extension GatewayHarness {
 
     @Test func usageSumsAnEmployeesTokensPerDayOfItsCalendar() async throws {
         let h = try await GatewayHarness(employeeYAML: GatewayHarness.team, clock: ManualClock("2026-11-24T12:00:00Z"))
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let chat = try await h.seedScheduledChat(key: "u", client: "Usage Client", repliedAt: at("2026-11-23T06:00:00Z"))
         let records: [(String, String, Int, Int, UsagePurpose)] = [
             ("alexey", "2026-11-22T20:30:00Z", 10, 1, .reply),  // Sunday 23:30 in Moscow
@@ -259,9 +261,9 @@ extension GatewayHarness {
         var logger = Logger(label: "gateway-test") { label in sink.handler(label: label) }
         logger.logLevel = .trace
         let h = try await GatewayHarness(logger: logger)
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         let wrong = "wrong-token-that-is-secret-too-42"
         _ = try await page.signIn(token: wrong)
         _ = try await page.signIn()

@@ -7,12 +7,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
 /// The Follow-ups page and a chat's page over plain HTTP: sign-in, session cookie, CSRF,
 /// rate limiting, and what the server renders. The browser test drives the same pages in Chromium.
-@Suite(.serialized) struct AdminPagesTests {
+@Suite(.serialized, .awaitedTeardown) struct AdminPagesTests {
     @Test func pagesSendStrangersToTheSignInForm() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
 
         let list = try await page.get("/followups?search=ana")
         #expect(list.status == 303 && list.location == "/signin?next=/followups%3Fsearch%3Dana")
@@ -42,9 +42,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func failedSignInsAreRateLimited() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         for attempt in 1...5 {
             #expect(try await page.signIn(token: "guess-\(attempt)").status == 401)
         }
@@ -60,12 +60,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func theListRendersEveryScheduledChatWithLocalTimes() async throws {
         let h = try await GatewayHarness(employeeYAML: GatewayHarness.team)
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         try await h.seedScheduledChat(key: "1", client: "Anna Smith", title: "Anna Smith (Riverside Hotel)", employee: "maria", repliedAt: at("2026-11-23T06:00:00Z"))
         try await h.seedScheduledChat(key: "2", client: "Михаил Петров", employee: "alexey", repliedAt: at("2026-11-23T06:00:00Z"))
         try await h.seedScheduledChat(key: "3", client: #"<script>alert("x")</script>"#, employee: "alexey", repliedAt: at("2026-11-23T06:30:00Z"))
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         try await page.signIn()
 
         let html = try await page.get("/followups").body
@@ -100,9 +100,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func anEmptyListSaysWhy() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         try await page.signIn()
         let html = try await page.get("/followups").body
         #expect(html.contains("No follow-ups scheduled"))
@@ -113,19 +113,19 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
                 name: Alexey
                 working_hours: { timezone: UTC, week: { mon: ["09:00-18:00"] } }
             """)
-        defer { Task { await off.shutdown() } }
+        onTeardown { await off.shutdown() }
         let offPage = off.pageClient()
-        defer { Task { await offPage.shutdown() } }
+        onTeardown { await offPage.shutdown() }
         try await offPage.signIn()
         #expect(try await offPage.get("/followups").body.contains("Auto Follow-up is not enabled for any employee"))
     }
 
     @Test func theChatPageTogglesFollowUpOnlyWithItsCSRFToken() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let chat = try await h.seedScheduledChat(key: "7", client: "Ana K", repliedAt: at("2026-11-23T06:00:00Z"))
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         try await page.signIn()
 
         let html = try await page.get("/chats/\(chat.id)").body
@@ -150,7 +150,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(try await page.get("/followups").body.contains("No follow-ups scheduled"))
 
         let stranger = h.pageClient()
-        defer { Task { await stranger.shutdown() } }
+        onTeardown { await stranger.shutdown() }
         #expect(try await stranger.postForm("/chats/\(chat.id)/followup", [("enabled", "true"), ("csrf", csrf)]).status == 303, "to the sign-in form")
         #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.optOut == .admin, "a stolen CSRF token alone does nothing")
 
@@ -159,9 +159,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func signingOutEndsTheSession() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         try await page.signIn()
         let session = try #require(page.sessionCookie)
         let csrf = try #require(PageClient.csrf(in: try await page.get("/followups").body))
@@ -170,15 +170,15 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(page.sessionCookie == nil)
         // The old cookie no longer works either.
         let replay = h.pageClient()
-        defer { Task { await replay.shutdown() } }
+        onTeardown { await replay.shutdown() }
         #expect(try await replay.get("/followups", headers: [("Cookie", session)]).status == 303)
     }
 
     @Test func assetsAreServedWithoutSignIn() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let page = h.pageClient()
-        defer { Task { await page.shutdown() } }
+        onTeardown { await page.shutdown() }
         let css = try await page.get("/admin/assets/admin.css")
         #expect(css.status == 200 && css.headers["content-type"]?.hasPrefix("text/css") == true)
         let js = try await page.get("/admin/assets/admin.js")

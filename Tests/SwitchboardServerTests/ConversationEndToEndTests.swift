@@ -6,13 +6,13 @@ import Testing
 
 private func at(_ iso: String) -> Date { parseISO(iso) }
 
-@Suite(.serialized) struct ConversationEndToEndTests {
+@Suite(.serialized, .awaitedTeardown) struct ConversationEndToEndTests {
     /// The issue's story: a client writes, the AI answers, reminders 1, 2, 3 follow at their
     /// planned times — a client reply cancels the next one, the chain restarts skipping the
     /// once-per-chat step, and a client who blocks the bot gets no further attempts.
     @Test func aConversationWithWorkingFollowUps() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let clock = h.manualClock  // Monday 09:00 Moscow
 
         let (status, _) = try await h.deliver(GatewayHarness.textUpdate("Hi, is breakfast included?"))
@@ -56,11 +56,15 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         h.telegram.script("sendMessage", .blocked)
         clock.advance(to: at("2026-11-27T06:00:00Z"))
         try await eventually("chat unreachable") { try await h.chat?.unreachable == true }
-        let attempts = h.telegram.calls("sendMessage").count
-        clock.advance(to: at("2026-12-10T06:00:00Z"))
-        try await Task.sleep(nanoseconds: 200_000_000)
-        #expect(h.telegram.calls("sendMessage").count == attempts)
-        #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.lastReason == .chatUnreachable)
+        try await eventually("the chain stopped") {
+            let state = try await h.gateway.store.followUpState(chatID: chat.id)
+            return state?.lastReason == .chatUnreachable && state?.sendsAt == nil
+        }
+        #expect(try await h.gateway.store.outbox(chatID: chat.id).allSatisfy { $0.status != .pending && $0.status != .sending }, "nothing left to retry")
+        let attempts = h.sendAttempts(toChat: 4242)
+        // Two weeks on, the gateway answers another client — and has tried nothing more here.
+        try await h.advanceAndWaitForAnotherClientsAnswer(to: at("2026-12-10T06:00:00Z"))
+        #expect(h.sendAttempts(toChat: 4242) == attempts)
         let usage = try await h.gateway.store.usage(chatID: chat.id)
         // Two replies and four reminders composed (the last one could not be delivered).
         #expect(usage.count == 6 && usage.allSatisfy { $0.usage.promptTokens == 42 }, "every composition's tokens recorded")
@@ -68,7 +72,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func webhookAuthenticationBodiesAndDuplicates() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let update = GatewayHarness.textUpdate("Hello", updateID: 77)
 
         #expect(try await h.deliver(update, secret: nil).0 == 401)
@@ -85,9 +89,11 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         try await eventually("reply") { h.sentTexts.count == 1 }
         let messages = try await h.gateway.store.messages(chatID: chat.id, limit: 10)
         #expect(messages.filter { $0.author == .client }.count == 1, "and not stored twice")
-        try await Task.sleep(nanoseconds: 100_000_000)
-        #expect(h.sentTexts.count == 1, "nor answered twice")
+        // The chain is armed once the answer is recorded as sent; by then one answer is all
+        // the outbox ever held, so there is no second one on its way.
         try await eventually("chain armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled }
+        #expect(try await h.gateway.store.outbox(chatID: chat.id).map(\.entry.purpose) == [.reply], "nor answered twice")
+        #expect(h.sentTexts.count == 1)
         let (_, metrics) = try await h.get("/metrics", token: nil)
         for series in [
             #"switchboard_webhook_requests_total{channel="tg",status="401"} 2"#, #"switchboard_webhook_requests_total{channel="tg",status="200"} 2"#,
@@ -101,13 +107,16 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func outsideWorkingHoursTheAutoReplyGoesOncePerClosedPeriodAndTheAnswerComesInTheMorning() async throws {
         let h = try await GatewayHarness(clock: ManualClock("2026-11-28T10:00:00Z"))  // Saturday
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Anyone there?"))
         try await eventually("auto-reply") { h.sentTexts == ["We are closed now and will answer in the morning."] }
         h.manualClock.advance(by: .seconds(3600))
-        _ = try await h.deliver(GatewayHarness.textUpdate("Hello??"))
-        try await Task.sleep(nanoseconds: 200_000_000)
-        #expect(h.sentTexts.count == 1, "once per closed period, not after every message")
+        // The answer to a message is decided (and any auto-reply queued) before the webhook
+        // gets its 200, so the outbox already shows everything this message caused.
+        #expect(try await h.deliver(GatewayHarness.textUpdate("Hello??")).0 == 200)
+        let chat = try #require(try await h.chat)
+        #expect(try await h.gateway.store.outbox(chatID: chat.id).map(\.entry.purpose) == [.autoReply], "once per closed period, not after every message")
+        #expect(try await h.chat?.replyDueAt == at("2026-11-30T06:00:00Z"), "the answer waits for Monday 09:00")
         #expect(h.openAI.requests.isEmpty, "silent until working hours")
 
         h.manualClock.advance(to: at("2026-11-30T06:00:00Z"))  // Monday 09:00 Moscow
@@ -122,7 +131,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func anOperatorMessagePausesTheAIAndArmsTheChain() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Can I get a late checkout?"))
         try await eventually("AI reply") { h.sentTexts.count == 1 }
         let chat = try #require(try await h.chat)
@@ -138,9 +147,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled)
 
         h.manualClock.advance(by: .seconds(5 * 60))
-        _ = try await h.deliver(GatewayHarness.textUpdate("Thanks!"))
-        try await Task.sleep(nanoseconds: 200_000_000)
-        #expect(h.sentTexts.count == 2, "the AI stays quiet during the operator pause")
+        // Whether and when to answer is decided before the webhook gets its 200.
+        #expect(try await h.deliver(GatewayHarness.textUpdate("Thanks!")).0 == 200)
+        let paused = try #require(try await h.chat)
+        let pauseEnds = try #require(paused.aiPausedUntil)
+        #expect(paused.replyDueAt.map { $0 >= pauseEnds } ?? true, "the AI stays quiet during the operator pause")
+        #expect(try await h.gateway.store.outbox(chatID: chat.id).count == 2, "nothing new queued: the reply and the operator's message")
 
         h.manualClock.advance(by: .seconds(11 * 60))
         _ = try await h.deliver(GatewayHarness.textUpdate("And breakfast?"))
@@ -149,7 +161,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func rateLimitedSendsWaitForRetryAfter() async throws {
         let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         h.telegram.script("sendMessage", .tooManyRequests(retryAfter: 30), .serverError)
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
         // Time moves only once each failure is recorded: its retry time counts from then.
@@ -157,10 +169,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
             let outbox = try await h.gateway.store.outbox(chatID: try await h.chat?.id ?? "")
             return outbox.first?.attempts == 1 && outbox.first?.status == .pending
         }
-        h.manualClock.advance(by: .seconds(29))
-        try await Task.sleep(nanoseconds: 100_000_000)
-        #expect(h.telegram.calls("sendMessage").count == 1, "not before retry_after")
-        h.manualClock.advance(by: .seconds(1))
+        let failedAt = h.manualClock.now()
+        let chat = try #require(try await h.chat)
+        let retry = try #require(try await h.gateway.store.outbox(chatID: chat.id).first)
+        #expect(retry.nextAttemptAt == failedAt.addingTimeInterval(30), "not before retry_after")
+        #expect(h.telegram.calls("sendMessage").count == 1)
+        h.manualClock.advance(by: .seconds(30))
         try await eventually("second attempt (500) recorded") {
             let chat = try await h.chat
             let outbox = try await h.gateway.store.outbox(chatID: chat?.id ?? "")
@@ -170,7 +184,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         try await eventually("delivered") { h.sentTexts == ["Hello from Alexey"] }
     }
 
-    /// `time_scale: 3600` turns a chain of three 60-minute steps into about three seconds.
+    /// `time_scale: 3600` turns a chain of three 60-minute steps into about three seconds. What
+    /// the test checks is scaled time, not the machine's speed: each reminder goes out in order
+    /// and no sooner than its 60 simulated minutes after the message before it.
     @Test func aScaledClockPlaysAChainOutInSeconds() async throws {
         let employee = """
               - id: alexey
@@ -182,12 +198,18 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
                     - { delay: 60m, instruction: "Say goodbye" }
             """
         let h = try await GatewayHarness(employeeYAML: employee, clock: ScaledClock(scale: 3600, startingAt: at("2026-11-23T06:00:00Z")))
-        defer { Task { await h.shutdown() } }
-        let started = Date()
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
-        for _ in 0..<1000 where h.sentTexts.count < 4 { try await Task.sleep(nanoseconds: 10_000_000) }
-        let elapsed = Date().timeIntervalSince(started)
+        let chat = try #require(try await h.chat)
+        try await eventually(timeout: .seconds(30), "reply + three reminders recorded") {
+            try await h.gateway.store.messages(chatID: chat.id, limit: 50).filter { $0.followUpStep != nil }.count == 3
+        }
         #expect(h.sentTexts.count == 4, "reply + three reminders")
-        #expect(elapsed > 2.5 && elapsed < 6, "three simulated hours in about three real seconds (took \(elapsed) s)")
+        let sent = try await h.gateway.store.messages(chatID: chat.id, limit: 50).filter { $0.author == .employee }
+        #expect(sent.map(\.followUpStep) == [nil, 1, 2, 3], "the reply, then steps 1, 2, 3 in order")
+        for (previous, reminder) in zip(sent, sent.dropFirst()) {
+            // (A second of slack for the store rounding instants.)
+            #expect(reminder.at.timeIntervalSince(previous.at) >= 3599, "step \(reminder.followUpStep ?? 0) came before its 60 simulated minutes")
+        }
     }
 }

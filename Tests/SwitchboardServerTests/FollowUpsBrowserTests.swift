@@ -5,13 +5,9 @@ import Testing
 
 private func at(_ iso: String) -> Date { parseISO(iso) }
 
-/// `docs/screenshots/` at the package root.
-private let screenshots = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("docs/screenshots")
-
 /// The Follow-ups page in headless Chromium: sign in, search, filter, open a chat, switch its
-/// follow-up off — saving the screenshots in `docs/screenshots/` on the way.
+/// follow-up off — saving screenshots on the way (see `Screenshots`: `docs/screenshots/` only
+/// when refreshed on purpose).
 @Suite(.serialized, .enabled(if: ChromeDriver.testsEnabled, "needs chromedriver (apt-get install -y chromium chromium-driver); always runs with CI=true"))
 struct FollowUpsBrowserTests {
     @Test func anAdminSearchesFiltersOpensAChatAndSwitchesItsFollowUpOff() async throws {
@@ -27,7 +23,7 @@ struct FollowUpsBrowserTests {
             try await browser.navigate(to: h.baseURL + "/followups")
             let token = try await browser.waitForElement("#token")
             #expect(try await browser.currentURL().hasSuffix("/signin?next=/followups"))
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-signin.png"))
+            try await browser.saveScreenshot(to: Screenshots.url("followups-signin.png"))
             try await token.sendKeys("wrong-token-0123456789" + Key.enter)
             let alert = try await browser.waitForElement(".alert")
             #expect(try await alert.text() == "That token is not right.")
@@ -45,13 +41,13 @@ struct FollowUpsBrowserTests {
             #expect(all.count == 8 && all.contains("Ana K"), "\(all)")
             let sendsAt = try await browser.element("tbody tr td.cell-time time")
             #expect(try await sendsAt.attribute("title")?.hasSuffix(" UTC") == true, "UTC on hover")
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-list.png"), fullPage: true)
+            try await browser.saveScreenshot(to: Screenshots.url("followups-list.png"), fullPage: true)
 
             // Search, Cyrillic and case-insensitive, as one types.
             try await search.sendKeys("михаил")
             try await browser.wait("search results") { try await browser.rowTitles() == ["Михаил Сидоров", "Михаил Петров"] }
             #expect(try await browser.currentURL().contains("search=%D0%BC"), "the URL keeps the search")
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-search.png"))
+            try await browser.saveScreenshot(to: Screenshots.url("followups-search.png"))
 
             // Filter by employee, combined with the search, then alone.
             try await browser.element("#employee option[value=maria]").click()
@@ -60,13 +56,13 @@ struct FollowUpsBrowserTests {
             try await browser.execute("arguments[0].dispatchEvent(new Event('input', {bubbles: true}))", [search.reference])
             try await browser.wait("Мария's chats") { try await browser.rowTitles().count == 3 }
             #expect(try await browser.elements("tbody td[data-label=Employee]").asyncMap { try await $0.text() }.allSatisfy { $0 == "Мария" })
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-filter.png"))
+            try await browser.saveScreenshot(to: Screenshots.url("followups-filter.png"))
 
             // Nothing matches: the empty list says so.
             try await search.sendKeys("nobody")
             let empty = try await browser.waitForElement("#empty")
             #expect(try await empty.text().contains("None of Мария's scheduled follow-ups matches “nobody”."))
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-no-match.png"))
+            try await browser.saveScreenshot(to: Screenshots.url("followups-no-match.png"))
 
             // The list refreshes itself: a chat armed meanwhile appears without a reload.
             try await browser.navigate(to: h.baseURL + "/followups")
@@ -95,13 +91,13 @@ struct FollowUpsBrowserTests {
             #expect(try await browser.element("#tokens-total").text() == "190")
             let toggle = try await browser.element("#followup-toggle")
             #expect(try await toggle.attribute("aria-checked") == "true")
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-chat.png"), fullPage: true)
+            try await browser.saveScreenshot(to: Screenshots.url("followups-chat.png"), fullPage: true)
 
             try await toggle.click()
             try await browser.wait("follow-up off") { try await browser.element("#followup-toggle").attribute("aria-checked") == "false" }
             #expect(try await h.gateway.store.followUpState(chatID: ana.id)?.optOut == .admin)
             #expect(try await browser.element(".timeline").text().contains("Cancelled · step 2"))
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-chat-off.png"), fullPage: true)
+            try await browser.saveScreenshot(to: Screenshots.url("followups-chat-off.png"), fullPage: true)
 
             // Back on the list, Ana's chat has left it; clicking anywhere on a row opens that chat.
             try await browser.element("a.back").click()
@@ -118,10 +114,10 @@ struct FollowUpsBrowserTests {
             try await phone.waitForElement("table.list")
             let overflow = try await phone.execute("return document.documentElement.scrollWidth > window.innerWidth").bool
             #expect(overflow == false, "nothing sticks out sideways at phone width")
-            try await phone.saveScreenshot(to: screenshots.appendingPathComponent("followups-phone.png"))
+            try await phone.saveScreenshot(to: Screenshots.url("followups-phone.png"))
             try await phone.navigate(to: h.baseURL + "/chats/\(ana.id)")
             try await phone.waitForElement(".timeline")
-            try await phone.saveScreenshot(to: screenshots.appendingPathComponent("followups-chat-phone.png"))
+            try await phone.saveScreenshot(to: Screenshots.url("followups-chat-phone.png"))
         }
     }
 
@@ -133,7 +129,7 @@ struct FollowUpsBrowserTests {
             try await browser.waitForElement("#token").sendKeys(GatewayHarness.adminToken + Key.enter)
             let empty = try await browser.waitForElement("#empty")
             #expect(try await empty.text().contains("every client has answered, every chain has finished"))
-            try await browser.saveScreenshot(to: screenshots.appendingPathComponent("followups-empty.png"))
+            try await browser.saveScreenshot(to: Screenshots.url("followups-empty.png"))
         }
     }
 }

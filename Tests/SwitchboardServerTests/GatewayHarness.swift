@@ -133,21 +133,44 @@ final class GatewayHarness: Sendable {
 
     private static let updateCounter = Counter()
 
-    /// A private text message from the client Ana K (chat 4242).
-    static func textUpdate(_ text: String, updateID: Int? = nil, chatID: Int64 = 4242) -> String {
+    /// A private text message from the client Ana K (chat 4242), or another client.
+    static func textUpdate(_ text: String, updateID: Int? = nil, chatID: Int64 = 4242, firstName: String = "Ana", lastName: String = "K") -> String {
         let id = updateID ?? updateCounter.next()
         return """
             {"update_id": \(id), "message": {"message_id": \(id), "date": 1763633100, "text": "\(text)",
-             "from": {"id": \(chatID), "is_bot": false, "first_name": "Ana", "last_name": "K"},
-             "chat": {"id": \(chatID), "type": "private", "first_name": "Ana", "last_name": "K"}}}
+             "from": {"id": \(chatID), "is_bot": false, "first_name": "\(firstName)", "last_name": "\(lastName)"},
+             "chat": {"id": \(chatID), "type": "private", "first_name": "\(firstName)", "last_name": "\(lastName)"}}}
             """
     }
+
+    /// A message from Boris B (chat 4343): answering it shows the gateway has worked since.
+    static func otherClientUpdate(_ text: String = "Hello, a question from Boris") -> String {
+        textUpdate(text, chatID: otherChatID, firstName: "Boris", lastName: "B")
+    }
+
+    static let otherChatID: Int64 = 4343
 
     var chat: Chat? {
         get async throws { try await gateway.store.chat(channelID: "tg", conversationKey: "4242") }
     }
 
     var sentTexts: [String] { telegram.sentMessages.map(\.text) }
+
+    /// What `sendMessage` accepted for one Telegram chat.
+    func sentTexts(toChat chatID: Int64) -> [String] { telegram.sentMessages.filter { $0.chatID.int == chatID }.map(\.text) }
+
+    /// Every `sendMessage` call for one Telegram chat, failed ones included.
+    func sendAttempts(toChat chatID: Int64) -> Int { telegram.calls("sendMessage").filter { $0.parameters["chat_id"]?.int == chatID }.count }
+
+    /// Moves the manual clock, then proves the gateway has worked at the new time: another client
+    /// (Boris, chat 4343) writes and the answer to him goes out. Use it instead of sleeping
+    /// before asserting that something did *not* happen.
+    func advanceAndWaitForAnotherClientsAnswer(to instant: Date) async throws {
+        manualClock.advance(to: instant)
+        let before = sentTexts(toChat: Self.otherChatID).count
+        #expect(try await deliver(Self.otherClientUpdate()).0 == 200)
+        try await eventually("the answer to another client after the clock moved") { self.sentTexts(toChat: Self.otherChatID).count > before }
+    }
 }
 
 final class PortBox: Sendable {
@@ -159,15 +182,6 @@ final class PortBox: Sendable {
 final class Counter: Sendable {
     private let value = Mutex(900_000)
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
-}
-
-/// Polls a condition for up to ten real seconds (CI machines can be slow).
-func eventually(_ what: String = "condition", _ condition: @Sendable () async throws -> Bool) async throws {
-    for _ in 0..<2000 {
-        if try await condition() { return }
-        try await Task.sleep(nanoseconds: 5_000_000)
-    }
-    Issue.record("\(what) not met within 10 s")
 }
 
 import Synchronization

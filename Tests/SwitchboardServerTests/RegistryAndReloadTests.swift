@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer
@@ -35,10 +36,13 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
     }
 }
 
-@Suite(.serialized) struct ConfigReloadTests {
+@Suite(.serialized, .awaitedTeardown) struct ConfigReloadTests {
     @Test func anEditedChainReplansPendingRemindersAndABrokenFileIsIgnored() async throws {
-        let h = try await GatewayHarness()
-        defer { Task { await h.shutdown() } }
+        let logs = LogSink()
+        var logger = Logger(label: "gateway-test") { label in logs.handler(label: label) }
+        logger.logLevel = .info
+        let h = try await GatewayHarness(logger: logger)
+        onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
         try await eventually("reply") { h.sentTexts.count == 1 }
         let chat = try #require(try await h.chat)
@@ -47,14 +51,12 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         let path = h.directory.appendingPathComponent("config.yaml")
         let original = try String(contentsOf: path, encoding: .utf8)
         try original.replacingOccurrences(of: "{ delay: { hours: 4 },", with: "{ delay: { hours: 1 },").write(to: path, atomically: true, encoding: .utf8)
-        for _ in 0..<100 {
-            if try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z") { break }
-            try await Task.sleep(nanoseconds: 100_000_000)
+        try await eventually("re-planned from its anchor") {
+            try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z")
         }
-        #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z"), "re-planned from its anchor")
 
         try "employees: [ {id: alexey, colour: red".write(to: path, atomically: true, encoding: .utf8)
-        try await Task.sleep(nanoseconds: 3_000_000_000)
+        try await eventually("the broken file reported") { logs.lines.contains { $0.contains("config not reloaded") } }
         #expect(try await h.get("/healthz", token: nil).0 == 200, "a bad file never takes the gateway down")
         #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z"))
     }

@@ -245,8 +245,11 @@ final class WebDriverSession: Sendable {
         let width = rect["width"]?.int ?? 1280
         let originalHeight = rect["height"]?.int ?? 900
         try await setWindowSize(width: width, height: max(originalHeight, height + 140))
-        defer { Task { try? await self.setWindowSize(width: width, height: originalHeight) } }
-        return try await screenshot()
+        // Restore the window before returning, so the next step sees the size it asked for.
+        let shot: Result<Data, any Error>
+        do { shot = .success(try await screenshot()) } catch { shot = .failure(error) }
+        try? await setWindowSize(width: width, height: originalHeight)
+        return try shot.get()
     }
 
     func saveScreenshot(to url: URL, fullPage: Bool = false) async throws {

@@ -3,10 +3,6 @@ import SwitchboardCore
 import SwitchboardTesting
 import Testing
 
-/// docs/screenshots/, committed with the code.
-private let screenshots = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("docs/screenshots")
-
 /// The widget in a real Chromium, as a visitor uses it: the demo page, a question, the
 /// employee's answer; the visitor leaves, the follow-up chain runs in scaled time, and when
 /// they come back every reminder is there once, announced by the launcher's badge.
@@ -77,8 +73,10 @@ struct WidgetBrowserTests {
         let launcher = try await browser.waitForElement("[data-testid=widget-open]")
         #expect(try await launcher.attribute("aria-expanded") == "false")
         _ = try await browser.waitForElement("[data-testid=widget-teaser]:not([hidden])")
-        try await Task.sleep(for: .milliseconds(400))  // the teaser's fade-in
-        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-demo.png"))
+        try await browser.wait("the teaser's fade-in to finish") {
+            try await browser.execute("return document.querySelector('[data-testid=widget-teaser]').getAnimations().length").int == 0
+        }
+        try await browser.saveScreenshot(to: Screenshots.url("widget-demo.png"))
 
         // A question, and the employee's answer.
         try await launcher.click()
@@ -92,7 +90,7 @@ struct WidgetBrowserTests {
         let reply = try await browser.element("[data-testid=widget-message][data-author=employee]").text()
         #expect(reply.contains(ConciergeComposer.reply))
         #expect(try await browser.elements("[data-testid=widget-message][data-author=client]").count == 1)
-        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-chat.png"))
+        try await browser.saveScreenshot(to: Screenshots.url("widget-chat.png"))
         let storageKey = "switchboard-widget:\(h.baseURL):web"
         let saved = try await browser.execute("return localStorage.getItem(arguments[0])", [storageKey]).string ?? ""
         #expect(saved.contains("\"token\":\"v1."), "the visitor token is kept in localStorage")
@@ -112,7 +110,7 @@ struct WidgetBrowserTests {
         try await browser.navigate(to: demo)
         let badge = try await browser.waitForElement("[data-testid=widget-unread]:not([hidden])", timeout: .seconds(15))
         #expect(try await badge.text() == "3")
-        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-unread.png"))
+        try await browser.saveScreenshot(to: Screenshots.url("widget-unread.png"))
         try await browser.element("[data-testid=widget-open]").click()
         try await browser.wait("the conversation") {
             try await browser.elements("[data-testid=widget-message][data-author=employee]").count == 4
@@ -125,7 +123,7 @@ struct WidgetBrowserTests {
         #expect(texts.filter { $0.contains(ConciergeComposer.reply) }.count == 1)
         #expect(texts.filter { $0.contains("Is breakfast included") }.count == 1)
         #expect(try await browser.elements("[data-testid=widget-unread]:not([hidden])").isEmpty, "read once the panel is open")
-        try await browser.saveScreenshot(to: screenshots.appendingPathComponent("widget-replay.png"))
+        try await browser.saveScreenshot(to: Screenshots.url("widget-replay.png"))
         let delivered = try await h.gateway.store.messages(chatID: chat.id, limit: 20).filter { $0.followUpStep != nil }
         #expect(delivered.allSatisfy { ($0.deliveredAt ?? .distantPast) > $0.at }, "delivered when the visitor came back, after being stored")
 
@@ -141,6 +139,6 @@ struct WidgetBrowserTests {
         }
         let width = try await phone.execute("return document.querySelector('[data-testid=widget-panel]').getBoundingClientRect().width").int
         #expect(width == 390, "full width on a phone")
-        try await phone.saveScreenshot(to: screenshots.appendingPathComponent("widget-mobile.png"))
+        try await phone.saveScreenshot(to: Screenshots.url("widget-mobile.png"))
     }
 }

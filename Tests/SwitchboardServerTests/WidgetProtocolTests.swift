@@ -8,13 +8,13 @@ import Testing
 private func at(_ iso: String) -> Date { parseISO(iso) }
 
 /// The widget's WebSocket protocol against a real gateway on 127.0.0.1 (docs/widget-protocol.md).
-@Suite(.serialized) struct WidgetProtocolTests {
+@Suite(.serialized, .awaitedTeardown) struct WidgetProtocolTests {
     /// A visitor chats, leaves; the seed's 4 h / 24 h / 48 h reminders are stored while they are
     /// away; on reconnect with their last `seq` they get exactly those three, in order, once —
     /// and the chat records when each was stored and when it was delivered.
     @Test func replayAfterReconnectHasNoGapsAndNoDuplicates() async throws {
         let h = try await WidgetGatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let clock = h.manualClock
         let token = try await h.newVisitorToken()
         let lastSeen = Mutex<Int64>(0)
@@ -70,7 +70,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func aMissingBadOrLateTokenIsRefusedWith4401Or4408() async throws {
         let h = try await WidgetGatewayHarness(widgetYAML: "auth_timeout: 1")
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         for first in [#"{"type":"auth","last_seq":null}"#, #"{"type":"auth","visitor_token":"v1.0123456789abcdef01234567.1795000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
                       #"{"type":"message","client_msg_id":"x","text":"let me in"}"#]
         {
@@ -88,7 +88,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func aForeignOriginIsRefusedAtTheHandshakeAndAtTheSessionCall() async throws {
         let h = try await WidgetGatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let token = try await h.newVisitorToken()
         try await h.withSocket { socket in
             try await socket.auth(token)
@@ -107,7 +107,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func anOversizedFrameClosesTheSocketWith1009() async throws {
         let h = try await WidgetGatewayHarness(widgetYAML: "max_frame_bytes: 2048\nmax_text_length: 300")
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let token = try await h.newVisitorToken()
         let close = try await h.withSocket { socket in
             try await socket.auth(token)
@@ -121,7 +121,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func theRateLimitRefusesMessagesAndAFloodClosesWith4429() async throws {
         let h = try await WidgetGatewayHarness(widgetYAML: "messages_per_minute: 6\nmessage_burst: 2")
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let token = try await h.newVisitorToken()
         let close = try await h.withSocket { socket in
             try await socket.auth(token)
@@ -141,7 +141,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     @Test func theScriptTheDemoAndTheIndexAreServed() async throws {
         let h = try await WidgetGatewayHarness()
-        defer { Task { await h.shutdown() } }
+        onTeardown { await h.shutdown() }
         let (status, headers, script) = try await h.request("/widget/web/widget.js")
         #expect(status == 200 && headers["content-type"] == "text/javascript; charset=utf-8" && script.contains(#""channel":"web""#))
         let (demoStatus, _, demo) = try await h.request("/widget/web/demo")

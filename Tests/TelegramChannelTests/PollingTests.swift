@@ -1,6 +1,7 @@
 import Foundation
 import SwitchboardCore
 import SwitchboardFakes
+import SwitchboardTesting
 import Testing
 import TelegramChannel
 

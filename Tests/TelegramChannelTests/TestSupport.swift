@@ -75,22 +75,6 @@ func makeChannel(
         environment: environment)
 }
 
-/// Waits until `condition` holds, polling every 20 ms; fails after `timeout`.
-func eventually(
-    timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out waiting for \(what)" }
-}
-
 /// Runs `body` against a fresh fake Bot API on 127.0.0.1 and stops it afterwards.
 func withFakeTelegram(
     token: String = FakeTelegramServer.defaultToken, _ body: (FakeTelegramServer, String) async throws -> Void
