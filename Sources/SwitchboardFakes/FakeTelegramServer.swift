@@ -31,6 +31,10 @@ public final class FakeTelegramServer: Sendable {
         public var token: String
         /// The parameters from the JSON body, form body or query string.
         public var parameters: [String: Value]
+        /// When the request arrived, in real time: lets a test check a client waited `retry_after`.
+        public var receivedAt = Date()
+        /// The fault the ``FaultPlan`` answered this call with, if any.
+        public var fault: FaultPlan.Kind?
     }
 
     /// A JSON value from a request's parameters.
@@ -322,14 +326,20 @@ public final class FakeTelegramServer: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: 1 << 20)
         let parameters = Self.parameters(query: request.uri.query, contentType: request.headers[.contentType], body: Data(body.readableBytesView))
-        let call = Call(method: method, token: token, parameters: parameters)
+        var call = Call(method: method, token: token, parameters: parameters)
         let (accepted, scripted, fault) = state.withLock { state -> (Bool, Reply?, FaultPlan.Fault?) in
-            state.calls.append(call)
-            guard token == state.token else { return (false, nil, nil) }
+            guard token == state.token else {
+                state.calls.append(call)
+                return (false, nil, nil)
+            }
             let key = method.lowercased()
             guard var queue = state.scripts[key], !queue.isEmpty else {
-                return (true, nil, state.faultMethods.contains(key) ? state.faults.next() : nil)
+                let fault = state.faultMethods.contains(key) ? state.faults.next() : nil
+                call.fault = fault?.kind
+                state.calls.append(call)
+                return (true, nil, fault)
             }
+            state.calls.append(call)
             let reply = queue.removeFirst()
             state.scripts[key] = queue
             return (true, reply, nil)

@@ -23,6 +23,8 @@ public struct GatewayOptions: Sendable {
     /// Called with the bound port once the server accepts connections.
     public var onServerRunning: @Sendable (Int) async -> Void
     public var logger: Logger
+    /// Adjusts the scheduler's tunables (attempt limits, pool sizes) after the config's.
+    public var tuneScheduler: @Sendable (inout Scheduler.Configuration) -> Void = { _ in }
 
     public init(
         clock: (any WallClock)? = nil, composer: (any Composer)? = nil, host: String? = nil, port: Int? = nil,
@@ -111,6 +113,7 @@ public final class Gateway: Sendable {
 
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.historyLimit = config.conversation.historyLimit
+        options.tuneScheduler(&schedulerConfiguration)
         let scheduler = Scheduler(
             store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,
             configuration: schedulerConfiguration, composerHealth: composerHealth)

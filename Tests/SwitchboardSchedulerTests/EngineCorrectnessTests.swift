@@ -225,10 +225,10 @@ extension Harness {
         let conversation = h.conversation(scheduler)
         let service = Task { try await scheduler.run() }
         let chat = try await conversation.receive(text: "Hello", harness: h)
-        try await waitUntil { composer.waiting > 0 }
+        try await eventually("the AI reply is being composed") { composer.waiting > 0 }
         _ = try await conversation.sendOperatorMessage(chatID: chat.id, text: "Operator here")
         // The operator's message is delivered while the model is still busy.
-        try await waitUntil { h.sender.sent.map(\.message.text) == ["Operator here"] }
+        try await eventually("the operator's message is delivered") { h.sender.sent.map(\.message.text) == ["Operator here"] }
         #expect(composer.waiting == 1)
         composer.open()
         service.cancel()

@@ -281,18 +281,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         _ = try await h.store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "r", text: "Hi", notBefore: h.clock.now()),
                                       usage: nil, followUp: nil)
         scheduler.nudge()
-        try await waitUntil { h.sender.sent.count == 1 }
-        try await waitUntil { h.clock.sleeperCount > 0 }
+        try await eventually("the reply is delivered") { h.sender.sent.count == 1 }
+        try await eventually("the scheduler sleeps") { h.clock.sleeperCount > 0 }
         h.clock.advance(by: .seconds(4 * 3600))
-        try await waitUntil { h.reminders.count == 1 }
+        try await eventually("the reminder is sent") { h.reminders.count == 1 }
     }
-}
-
-/// Polls a condition for up to two real seconds.
-func waitUntil(_ condition: @Sendable () async throws -> Bool) async throws {
-    for _ in 0..<400 {
-        if try await condition() { return }
-        try await Task.sleep(nanoseconds: 5_000_000)
-    }
-    Issue.record("condition not met within 2 s")
 }

@@ -6,6 +6,7 @@ import NIOCore
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardFakes
+import SwitchboardScheduler
 import SwitchboardServer
 import SwitchboardTesting
 import Testing
@@ -31,7 +32,8 @@ final class GatewayHarness: Sendable {
     ///   - channelFiles: more files for `channels/`, by name; `{telegram_api}` in them is the fake Telegram's address.
     init(
         employeeYAML: String = GatewayHarness.alexey, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"), extraConfig: String = "",
-        logger: Logger? = nil, composerAPIKey: String = "sk-test", channelFiles: [String: String] = [:]
+        logger: Logger? = nil, composerAPIKey: String = "sk-test", channelFiles: [String: String] = [:], composerExtra: String = "",
+        telegramExtra: String = "", tuneScheduler: @escaping @Sendable (inout Scheduler.Configuration) -> Void = { _ in }
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-gw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
@@ -40,7 +42,7 @@ final class GatewayHarness: Sendable {
         openAI.respond(text: "Hello from Alexey")
         try """
             admin: { token: \(GatewayHarness.adminToken) }
-            composer: { base_url: \(openAI.baseURL), api_key: \(composerAPIKey), model: fake-model }
+            composer: { base_url: \(openAI.baseURL), api_key: \(composerAPIKey), model: fake-model\(composerExtra) }
             \(extraConfig)
             employees:
             \(employeeYAML)
@@ -53,6 +55,7 @@ final class GatewayHarness: Sendable {
             mode: webhook
             webhook_secret: \(GatewayHarness.secret)
             api_base: \(telegramBase)
+            \(telegramExtra)
             """.write(to: directory.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
         for (name, text) in channelFiles {
             try text.replacingOccurrences(of: "{telegram_api}", with: telegramBase)
@@ -67,7 +70,9 @@ final class GatewayHarness: Sendable {
             return logger
         }()
         let port = self.port
-        gateway = try Gateway(config: config, options: GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger))
+        var options = GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger)
+        options.tuneScheduler = tuneScheduler
+        gateway = try Gateway(config: config, options: options)
         let app = gateway.application()
         task = Task { try await app.run() }
         for _ in 0..<500 where port.get() == nil { try await Task.sleep(nanoseconds: 10_000_000) }

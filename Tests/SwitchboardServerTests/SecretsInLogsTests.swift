@@ -7,6 +7,7 @@ import SwitchboardCore
 import SwitchboardFakes
 import SwitchboardServer
 import Synchronization
+import SwitchboardTesting
 import Testing
 
 /// Every log line, kept in memory: the label, level, message and all metadata as text.

@@ -1,0 +1,96 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardFakes
+import SwitchboardTesting
+import Testing
+
+private func at(_ iso: String) -> Date { parseISO(iso) }
+
+/// The whole gateway against providers that fail 30% of the time, every way they can.
+@Suite(.awaitedTeardown) struct FaultToleranceTests {
+    static let chats = 200
+
+    /// 200 clients each write once; the employee answers and three reminders follow, while the
+    /// fake Telegram and the fake OpenAI-compatible server answer 30% of their requests with a
+    /// 429 (`retry_after` 1 s), a 500, a hang past the client's timeout, or a dropped connection.
+    /// Every reply and every reminder must reach the provider exactly once, every 429's wait
+    /// must be honoured, and nothing may be composed more often than it is sent.
+    @Test func twoHundredChatsUnderThirtyPercentFaultsGetEveryMessageExactlyOnce() async throws {
+        let employee = """
+              - id: alexey
+                name: Alexey
+                auto_followup:
+                  steps:
+                    - { delay: 60m, instruction: "Check in" }
+                    - { delay: 60m, instruction: "Check in again" }
+                    - { delay: 60m, instruction: "Say goodbye" }
+            """
+        let h = try await GatewayHarness(
+            employeeYAML: employee, clock: ScaledClock(scale: 3600, startingAt: at("2026-11-23T06:00:00Z")),
+            composerExtra: ", timeout: 1", telegramExtra: "request_timeout: 1",
+            tuneScheduler: {
+                // 30% faults make eight failures in a row of one message rare but, over 800
+                // messages, not negligible; this test is about exactly-once, not about giving up.
+                $0.maxDeliveryAttempts = 30
+                $0.maxCompositionAttempts = 30
+            })
+        onTeardown { await h.shutdown() }
+        let faults = FaultPlan.Fault.all(retryAfter: 1, hang: .seconds(2))
+        h.telegram.injectFaults(FaultPlan(rate: 0.3, faults: faults, seed: 11))
+        h.openAI.injectFaults(FaultPlan(rate: 0.3, faults: faults, seed: 12))
+
+        let clients = (0..<Self.chats).map { Int64(70_000 + $0) }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for (index, client) in clients.enumerated() {
+                if index >= 16 { _ = try await group.next() }
+                group.addTask {
+                    try await h.deliver(GatewayHarness.textUpdate("Question from \(client)", chatID: client, firstName: "Client\(client)")).0
+                }
+            }
+            for try await status in group { #expect(status == 200) }
+        }
+
+        let expected = Self.chats * 4
+        try await eventually(timeout: .seconds(240), "every reply and reminder delivered") {
+            h.telegram.sentMessages.count >= expected
+        }
+        // The pools settle: nothing pending is left (each chain finished after its third step).
+        try await eventually(timeout: .seconds(60), "every chain finished") {
+            try await h.gateway.store.pendingFollowUps(FollowUpQuery(limit: 1)).total == 0
+        }
+
+        // Exactly once, per chat: the reply and three reminders.
+        var perChat: [Int64: Int] = [:]
+        for message in h.telegram.sentMessages { perChat[message.chatID.int ?? 0, default: 0] += 1 }
+        #expect(perChat.count == Self.chats)
+        #expect(perChat.values.allSatisfy { $0 == 4 }, "\(perChat.filter { $0.value != 4 })")
+        #expect(h.telegram.sentMessages.count == expected)
+
+        // Faults of every kind were injected on both sides.
+        for kind in FaultPlan.Kind.allCases {
+            #expect(h.telegram.injectedFaults[kind, default: 0] > 0, "telegram \(kind)")
+            #expect(h.openAI.injectedFaults[kind, default: 0] > 0, "openai \(kind)")
+        }
+
+        // retry_after honoured: after a 429 for a chat, its next attempt waited at least a second.
+        let calls = h.telegram.calls("sendMessage")
+        for (index, call) in calls.enumerated() where call.fault == .tooManyRequests {
+            let chat = call.parameters["chat_id"]?.int
+            guard let next = calls[(index + 1)...].first(where: { $0.parameters["chat_id"]?.int == chat }) else { continue }
+            #expect(next.receivedAt.timeIntervalSince(call.receivedAt) >= 0.95, "chat \(chat ?? 0) retried \(next.receivedAt.timeIntervalSince(call.receivedAt)) s after a 429")
+        }
+
+        // Composed exactly as often as sent: no composition was repeated or thrown away.
+        #expect(h.openAI.successfulReplies == expected)
+
+        // And the store agrees: every chat has one reply and three reminders sent, no dead letter,
+        // and each reminder's (run, step) ended exactly once.
+        for client in clients.prefix(20) {
+            let chat = try #require(try await h.gateway.store.chat(channelID: "tg", conversationKey: String(client)))
+            let outbox = try await h.gateway.store.outbox(chatID: chat.id)
+            #expect(outbox.map(\.status) == [.sent, .sent, .sent, .sent], "\(client): \(outbox.map(\.status))")
+            let ends = try await h.gateway.store.decisions(chatID: chat.id).filter { [.sent, .skipped, .cancelled, .deadLetter].contains($0.kind) }
+            #expect(ends.map(\.kind) == [.sent, .sent, .sent])
+        }
+    }
+}
