@@ -259,5 +259,66 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try await store.setCursor("telegram:offset", to: "42")
             try ensure(try await store.cursor("telegram:offset") == "42", "cursor")
         },
+        StoreContract(name: "a queued reminder's entry is cancelled in the transaction that moves its chain off it") { store in
+            let chat = try await newChat(store)
+            try await schedule(store, chat, at: t0)
+            let run = try await store.followUpState(chatID: chat.id)?.run ?? 0
+            let entry = NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reminder(run: run, step: 1).rawValue, text: "r",
+                                       notBefore: t0, followUpRun: run, followUpStep: 1)
+            _ = try await store.enqueue(entry, usage: nil) { state, _ in
+                state.status = .sending
+                return []
+            }
+            // A retry waits in the outbox when the client writes.
+            let claimed = try await store.claimDueOutbox(now: t0, owner: "a", leaseUntil: t0.addingTimeInterval(60), limit: 10)
+            try await store.complete(outboxID: claimed[0].id, .retry(at: t0.addingTimeInterval(30), error: "429"), chatChange: nil, followUp: nil)
+            try await store.updateFollowUp(chatID: chat.id) { state, _ in
+                state.status = .cancelled
+                state.lastReason = .clientReplied
+                return [FollowUpDecision(kind: .cancelled, reason: .clientReplied, run: state.run, step: 1, at: t0)]
+            }
+            let after = try await store.outbox(chatID: chat.id)
+            try ensure(after.map(\.status) == [.cancelled], "entry cancelled with its chain: \(after.map(\.status))")
+            try ensure(after[0].lastError?.contains("client_replied") == true, "the reason is kept: \(after[0].lastError ?? "")")
+            try ensure(try await store.claimDueOutbox(now: t0.addingTimeInterval(60), owner: "b", leaseUntil: t0.addingTimeInterval(120), limit: 10).isEmpty,
+                       "a cancelled entry is never claimed")
+        },
+        StoreContract(name: "a follow-up lease survives a change that keeps the same work, and ends with any other") { store in
+            let chat = try await newChat(store)
+            try await schedule(store, chat, at: t0)
+            let lease = t0.addingTimeInterval(60)
+            try ensure(try await store.claimDueFollowUps(now: t0, owner: "a", leaseUntil: lease, limit: 10).count == 1, "claimed")
+            // The holder counts a composition: same (run, step, time) — the lease stays.
+            try await store.updateFollowUp(chatID: chat.id) { state, _ in
+                state.attempts += 1
+                return []
+            }
+            try ensure(try await store.claimDueFollowUps(now: t0.addingTimeInterval(1), owner: "b", leaseUntil: lease, limit: 10).isEmpty,
+                       "nobody else takes it while the holder composes")
+            // Moved to a later time: a new piece of work, free for anyone once due.
+            try await store.updateFollowUp(chatID: chat.id) { state, _ in
+                state.sendsAt = t0.addingTimeInterval(5)
+                return []
+            }
+            try ensure(try await store.claimDueFollowUps(now: t0.addingTimeInterval(5), owner: "b", leaseUntil: lease, limit: 10).count == 1,
+                       "the moved reminder can be claimed")
+        },
+        StoreContract(name: "inbound queues the answer chatChange returns, once per key, in the same transaction") { store in
+            let answer: InboundChatChange = { chat in
+                NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: OutboxKey.autoReply(periodEnd: t0.addingTimeInterval(3600)).rawValue,
+                               text: "We are closed", notBefore: t0)
+            }
+            guard case .stored(let chat, _) = try await store.recordInbound(inbound("a1"), employeeID: "alexey", followUp: { _, _ in [] }, chatChange: answer)
+            else { throw ContractViolation(description: "not stored") }
+            _ = try await store.recordInbound(inbound("a2"), employeeID: "alexey", followUp: { _, _ in [] }, chatChange: answer)
+            let outbox = try await store.outbox(chatID: chat.id)
+            try ensure(outbox.map(\.entry.text) == ["We are closed"], "one auto-reply per key: \(outbox.map(\.entry.text))")
+            // A failure record is stored as a dead letter and never claimed for sending.
+            let failed = NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "f", text: "(no answer)", notBefore: t0, failure: "refused")
+            let stored = try await store.enqueue(failed, usage: nil, followUp: nil)
+            try ensure(stored?.status == .dead && stored?.lastError == "refused", "failure stored dead: \(String(describing: stored))")
+            let claimed = try await store.claimDueOutbox(now: t0.addingTimeInterval(60), owner: "a", leaseUntil: t0.addingTimeInterval(120), limit: 10)
+            try ensure(claimed.map(\.entry.text) == ["We are closed"], "only the auto-reply is sent: \(claimed.map(\.entry.text))")
+        },
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SwitchboardCore
 import SwitchboardFakes
 import SwitchboardTesting
@@ -9,6 +10,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 /// The whole gateway against providers that fail 30% of the time, every way they can.
 @Suite(.awaitedTeardown) struct FaultToleranceTests {
     static let chats = 200
+    /// Hundreds of injected faults would each log a warning; the test checks outcomes instead.
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "fault-tolerance")
+        logger.logLevel = .critical
+        return logger
+    }()
 
     /// 200 clients each write once; the employee answers and three reminders follow, while the
     /// fake Telegram and the fake OpenAI-compatible server answer 30% of their requests with a
@@ -27,7 +34,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
             """
         let h = try await GatewayHarness(
             employeeYAML: employee, clock: ScaledClock(scale: 3600, startingAt: at("2026-11-23T06:00:00Z")),
-            composerExtra: ", timeout: 1", telegramExtra: "request_timeout: 1",
+            logger: Self.quietLogger, composerExtra: ", timeout: 1", telegramExtra: "request_timeout: 1",
             tuneScheduler: {
                 // 30% faults make eight failures in a row of one message rare but, over 800
                 // messages, not negligible; this test is about exactly-once, not about giving up.
