@@ -47,12 +47,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # the gateway being killed mid-request resets connections; that is the point
+
+
 class FakeTelegram:
-    """The Bot API methods the gateway calls, recording each accepted sendMessage."""
+    """The Bot API methods the gateway calls, recording each accepted sendMessage; and, on the
+    same port, an OpenAI-compatible /v1/chat/completions that writes a unique text per call,
+    so a message sent twice is recognisable by its text."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.sent = []  # (chat_id, text)
+        self.compositions = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,6 +82,19 @@ class FakeTelegram:
                     from urllib.parse import parse_qs
                     body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 method = self.path.rsplit("/", 1)[-1]
+                if self.path.endswith("/chat/completions"):
+                    with fake.lock:
+                        fake.compositions += 1
+                        n = fake.compositions
+                    out = json.dumps({"id": f"c{n}", "object": "chat.completion", "model": "fake",
+                                      "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": f"Message #{n}"}}],
+                                      "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
                 if method == "sendMessage":
                     with fake.lock:
                         fake.sent.append((str(body.get("chat_id")), body.get("text", "")))
@@ -91,8 +114,7 @@ class FakeTelegram:
 
             do_GET = do_POST
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -115,7 +137,9 @@ storage:
 admin:
   token: {ADMIN}
 composer:
-  base_url: ""
+  base_url: http://127.0.0.1:{fake_port}/v1
+  api_key: sk-crash-test
+  model: fake
 time_scale: {time_scale}
 employees:
   - id: alexey
