@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Metrics
 import SwitchboardCore
 
 extension Scheduler {
@@ -94,11 +93,9 @@ extension Scheduler {
             followUp: nil)
     }
 
-    /// Counts a composer failure and, for one only an admin can fix, says once per occurrence
-    /// what to fix and marks the composer not ready.
+    /// For a composer failure only an admin can fix, says once what to fix and marks the
+    /// composer not ready (the gateway's metered composer counts every failure by kind).
     func composerFailed(_ error: any Error, permanent: Bool, purpose: String, logger: Logger) {
-        Counter(label: "switchboard_composer_failures_total", dimensions: [("purpose", purpose), ("kind", permanent ? "permanent" : "retryable")])
-            .increment()
         if permanent {
             let problem = "the composer refuses requests (\(error)); check composer.api_key, composer.model and composer.base_url"
             if composerHealth?.problem != problem {

@@ -64,7 +64,9 @@ struct MeteredComposer: Composer {
             metrics.composition(purpose: purpose, outcome: "ok", seconds: (ContinuousClock.now - started).seconds, usage: composition.usage)
             return composition
         } catch {
-            metrics.composition(purpose: purpose, outcome: "error", seconds: (ContinuousClock.now - started).seconds, usage: nil)
+            // A refusal only an admin can fix is counted apart from the failures retries get past.
+            let outcome = (error as? CompositionError)?.isRetryable == false ? "permanent_error" : "error"
+            metrics.composition(purpose: purpose, outcome: outcome, seconds: (ContinuousClock.now - started).seconds, usage: nil)
             throw error
         }
     }
