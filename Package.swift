@@ -108,6 +108,7 @@ let package = Package(
             name: "SwitchboardServer",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
                 "SwitchboardComposer", "TelegramChannel", "WidgetChannel",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -167,6 +168,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

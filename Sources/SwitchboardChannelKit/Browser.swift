@@ -9,7 +9,8 @@ public import SwitchboardCore
 /// stream of messages the browser sends. Everything the channel decides — which origins may
 /// connect, what a frame means, when to close — stays in the channel, testable without a server.
 public protocol BrowserChannel: Channel {
-    /// The largest WebSocket message the channel reads; the host closes the socket with 1009
+    /// The largest WebSocket message the channel reads — counted over the whole message, however
+    /// many fragments (continuation frames) it arrives in; the host closes the socket with 1009
     /// ("message too big") when a browser sends more.
     var maxSocketMessageBytes: Int { get }
 
@@ -52,13 +53,20 @@ public struct BrowserRequest: Sendable {
     /// Header names lowercased.
     public var headers: [String: String]
     public var body: [UInt8]
+    /// The client's IP address as the host resolved it: the TCP peer, or — when that peer is one
+    /// of the gateway's trusted proxies — the address the proxy reported. `nil` when the host
+    /// does not know (a test); per-address limits then share one key.
+    public var clientAddress: String?
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = [], clientAddress: String? = nil
+    ) {
         self.method = method.uppercased()
         self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.body = body
+        self.clientAddress = clientAddress
     }
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
@@ -88,7 +96,8 @@ public struct BrowserResponse: Sendable, Hashable {
     public static let notFound = BrowserResponse.text(404, "not found")
 }
 
-/// One message a browser sent over a WebSocket (fragments already joined).
+/// One message a browser sent over a WebSocket (fragments already joined, the whole message
+/// within the channel's `maxSocketMessageBytes`).
 public enum SocketMessage: Sendable, Hashable {
     case text(String)
     /// Binary data, which the channel may refuse; only the size is kept.
@@ -101,6 +110,14 @@ public protocol ChannelSocket: Sendable {
     func send(_ text: String) async throws
     /// Sends a close frame with `code` (1000–1015 or the private range 4000–4999) and `reason`.
     func close(code: Int, reason: String) async
+    /// One element for each ping or pong frame the browser sends. The host answers pings itself,
+    /// below the messages a channel reads, so this is how a channel counts them toward its flood
+    /// limits. Iterated once; finishes when the socket does. Default: a host that reports none.
+    var controlFrames: AsyncStream<Void> { get }
+}
+
+extension ChannelSocket {
+    public var controlFrames: AsyncStream<Void> { AsyncStream { $0.finish() } }
 }
 
 /// The stored conversations of one channel, for channels whose clients fetch what they missed

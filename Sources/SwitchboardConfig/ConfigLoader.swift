@@ -156,6 +156,15 @@ public struct ConfigLoader: Sendable {
                 }
             }
             if let history = conversation.int("history", range: 1...200) { config.conversation.historyLimit = history }
+            if let budget = conversation.int("daily_token_budget", range: 1...Int.max) { config.conversation.dailyTokenBudget = budget }
+            if let text = conversation.string("budget_reply"), let node = conversation.value("budget_reply") {
+                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if trimmed.isEmpty || trimmed.count > 2000 {
+                    conversation.report("'budget_reply' must be 1 to 2000 characters: what a client reads when the day's token budget is spent", at: node)
+                } else {
+                    config.conversation.budgetReply = trimmed
+                }
+            }
             conversation.finish()
         }
         if let scale = top.double("time_scale", range: 0.001...1_000_000) { config.timeScale = scale }

@@ -72,6 +72,16 @@ public struct GatewayConfig: Sendable {
         public var operatorPause: Duration = .seconds(15 * 60)
         /// `history`: messages of history a composer sees. Default 20.
         public var historyLimit = 20
+        /// `daily_token_budget`: tokens the AI replies to clients may spend per employee per local
+        /// day (the employee's time zone), counting every composition of `purpose: reply`.
+        /// `nil` (the default): unlimited. Once spent, a client gets `budgetReply` instead of an
+        /// AI reply until the day ends.
+        public var dailyTokenBudget: Int?
+        /// `budget_reply`: what a client gets instead of an AI reply once `daily_token_budget` is
+        /// spent. Not composed, so it costs nothing.
+        public var budgetReply = Conversation.defaultBudgetReply
+
+        public static let defaultBudgetReply = "Thank you for your message! We have received it and will get back to you as soon as we can."
     }
 
     /// The roster the core works with.

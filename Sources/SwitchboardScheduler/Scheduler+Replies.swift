@@ -28,6 +28,15 @@ extension Scheduler {
                 return
             }
             let answered = claimed.lastClientMessageAt ?? now
+            if let budget = replyBudget {
+                let spent = try await store.tokenUsage(
+                    employeeID: employee.id, purpose: .reply, from: hours.startOfDay(containing: now), to: .distantFuture
+                ).totalTokens
+                if spent >= budget.dailyTokens {
+                    try await replyOverBudget(claimed, answering: answered, employee: employee, budget: budget, spent: spent, logger: logger)
+                    return
+                }
+            }
             // Counted before composing, so a crash mid-composition counts too.
             let attempt = claimed.replyAttempts + 1
             _ = try await store.updateChat(id: claimed.id, { $0.replyAttempts = attempt }, followUp: nil)
@@ -76,6 +85,39 @@ extension Scheduler {
         } catch {
             logger.error("replying failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Answers without the model: the employee's AI replies have spent the day's budget. The
+    /// configured budget reply is queued as the answer — delivered, it arms the chain like any
+    /// reply — and the chat's decision log says why no AI reply was composed (which also counts
+    /// it in `switchboard_followup_decisions_total{reason="reply_budget_spent"}`).
+    private func replyOverBudget(_ chat: Chat, answering: Date, employee: Employee, budget: ReplyBudget, spent: Int, logger: Logger) async throws {
+        let now = clock.now()
+        let detail = "\(spent) of \(budget.dailyTokens) tokens of AI replies used today; the client got the budget reply"
+        let queued = try await store.enqueue(
+            NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: OutboxKey.reply(answering: answering).rawValue,
+                           text: budget.fallbackText, notBefore: now),
+            usage: nil,
+            chatChange: { stored in
+                stored.replyAttempts = 0
+                // A message that arrived meanwhile still needs its own answer.
+                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
+            },
+            followUp: { state, _ in
+                [FollowUpDecision(kind: .skipped, reason: .replyBudgetSpent, run: state.run, step: nil, at: now, detail: detail)]
+            })
+        if queued == nil {
+            // Already answered: the debt is settled all the same.
+            _ = try await store.updateChat(id: chat.id, { stored in
+                stored.replyAttempts = 0
+                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
+            }, followUp: nil)
+            return
+        }
+        logger.notice(
+            "the daily token budget for AI replies is spent: sent the budget reply instead",
+            metadata: ["employee.id": "\(employee.id)", "budget.tokens": "\(budget.dailyTokens)", "budget.spent": "\(spent)"])
+        nudge(.deliveries)
     }
 
     /// Ends an answer that cannot be composed as a visible failure on the chat (a dead letter

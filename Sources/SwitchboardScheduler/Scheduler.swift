@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import SwitchboardCore
+import Synchronization
 
 /// The long-running service that carries out plans: it delivers the outbox (retrying,
 /// dead-lettering), composes the answers clients are owed, and fires due reminders (checking
@@ -30,6 +31,8 @@ public final class Scheduler: Service, Sendable {
         public var idleCheck: Duration = .seconds(15)
         /// The longest a record of what a provider accepted may take once shutdown has begun.
         public var recordTimeout: Duration = .seconds(10)
+        /// What AI replies may spend per employee per day; `nil`: unlimited.
+        public var replyBudget: ReplyBudget?
 
         public init(owner: String = Configuration.defaultOwner()) { self.owner = owner }
 
@@ -40,6 +43,21 @@ public final class Scheduler: Service, Sendable {
         /// Real-time wait before retry number `attempt` (1-based): 2 s doubling, at most 10 minutes.
         public func backoff(attempt: Int) -> Duration {
             .seconds(min(600, 2 << min(max(attempt - 1, 0), 16)))
+        }
+    }
+
+    /// A daily cap on what an employee's AI replies to clients may spend, and what a client gets
+    /// instead once it is spent (`conversation.daily_token_budget` and `budget_reply`).
+    public struct ReplyBudget: Sendable, Hashable {
+        /// Tokens (prompt and completion) of `purpose: reply` compositions per employee per local
+        /// day, in the employee's time zone.
+        public var dailyTokens: Int
+        /// Sent as the answer, not composed: it costs nothing.
+        public var fallbackText: String
+
+        public init(dailyTokens: Int, fallbackText: String) {
+            self.dailyTokens = dailyTokens
+            self.fallbackText = fallbackText
         }
     }
 
@@ -57,6 +75,8 @@ public final class Scheduler: Service, Sendable {
     let configuration: Configuration
     /// Told when the composer fails in a way only an admin can fix, and when it works again.
     let composerHealth: ComponentHealth?
+    /// Starts as `configuration.replyBudget`; a reloaded config replaces it.
+    private let replyBudgetBox: Mutex<ReplyBudget?>
     private let wakes: [Work: WakeSignal] = Dictionary(uniqueKeysWithValues: Work.allCases.map { ($0, WakeSignal()) })
 
     public init(
@@ -71,7 +91,14 @@ public final class Scheduler: Service, Sendable {
         self.logger = logger
         self.configuration = configuration
         self.composerHealth = composerHealth
+        self.replyBudgetBox = Mutex(configuration.replyBudget)
     }
+
+    /// The reply budget in force: the configured one, or the last `updateReplyBudget`.
+    public var replyBudget: ReplyBudget? { replyBudgetBox.withLock { $0 } }
+
+    /// Applies a reloaded `conversation.daily_token_budget` / `budget_reply` to the next reply.
+    public func updateReplyBudget(_ budget: ReplyBudget?) { replyBudgetBox.withLock { $0 = budget } }
 
     /// Tells the scheduler that new work may be due (a reminder was armed, a message queued).
     public func nudge() {

@@ -7,8 +7,9 @@ import SwitchboardScheduler
 
 /// Reloads `config.yaml` when it or a channel file changes. A file with mistakes is reported
 /// and ignored — the gateway keeps running on the last good config. Employee changes
-/// (personas, hours, chains) apply at once and re-plan pending reminders; `admin.token` and
-/// `composer:` apply at once through `onReload`; channel and `server:` changes need a restart.
+/// (personas, hours, chains) apply at once and re-plan pending reminders; `admin.token`,
+/// `composer:` and the reply budget (`conversation.daily_token_budget`, `budget_reply`) apply at
+/// once through `onReload`; channel and `server:` changes need a restart.
 struct ConfigWatcher: Service, CustomStringConvertible {
     let configPath: String
     let current: GatewayConfig

@@ -113,6 +113,7 @@ public final class Gateway: Sendable {
 
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.historyLimit = config.conversation.historyLimit
+        schedulerConfiguration.replyBudget = Self.replyBudget(config.conversation)
         options.tuneScheduler(&schedulerConfiguration)
         let scheduler = Scheduler(
             store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,
@@ -205,6 +206,16 @@ public final class Gateway: Sendable {
         if let reloadableComposer, reloadableComposer.apply(reloaded.composer) {
             logger.notice("composer settings changed: the next message uses them", metadata: ["composer.model": "\(reloaded.composer.model)"])
         }
+        let budget = Self.replyBudget(reloaded.conversation)
+        if scheduler.replyBudget != budget {
+            scheduler.updateReplyBudget(budget)
+            logger.notice("reply token budget changed: the next reply uses it", metadata: ["budget.tokens": "\(budget?.dailyTokens.description ?? "unlimited")"])
+        }
+    }
+
+    /// `conversation.daily_token_budget` and `budget_reply` as the scheduler takes them.
+    static func replyBudget(_ conversation: GatewayConfig.Conversation) -> Scheduler.ReplyBudget? {
+        conversation.dailyTokenBudget.map { Scheduler.ReplyBudget(dailyTokens: $0, fallbackText: conversation.budgetReply) }
     }
 }
 

@@ -515,6 +515,7 @@ enum PageViews {
         case .chainComplete: "every step has run"
         case .noWorkingTime: "there is no working time ahead"
         case .compositionFailed: "the model could not compose the reminder"
+        case .replyBudgetSpent: "the employee's daily token budget for AI replies is spent, so the client got the budget reply instead"
         }
     }
 }

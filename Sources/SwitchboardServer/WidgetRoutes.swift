@@ -36,7 +36,8 @@ extension Gateway {
             } catch is NIOTooManyBytesError {
                 return Response(status: .contentTooLarge)
             }
-            let answer = await channel.handleBrowserRequest(Self.browserRequest(request, path: path, body: Array(buffer: body)))
+            let answer = await channel.handleBrowserRequest(
+                Self.browserRequest(request, path: path, body: Array(buffer: body), clientAddress: self.clientAddresses.client(request, context: context)))
             var headers = HTTPFields()
             for (name, value) in answer.headers {
                 if let field = HTTPField.Name(name) { headers[field] = value }
@@ -54,31 +55,28 @@ extension Gateway {
 
     /// Routes only WebSocket upgrades: `/widget/<channel-id>/ws`. A handshake the channel
     /// refuses (a foreign `Origin`) is answered without upgrading.
-    func widgetSocketRouter() -> Router<BasicWebSocketRequestContext> {
-        let router = Router(context: BasicWebSocketRequestContext.self)
+    func widgetSocketRouter() -> Router<BrowserSocketRequestContext> {
+        let router = Router(context: BrowserSocketRequestContext.self)
         router.ws(
             "/widget/{channel}/ws",
             shouldUpgrade: { request, context in
                 guard let id = context.parameters.get("channel"), let channel = self.browserChannel(id: id),
-                    channel.acceptsSocket(Self.browserRequest(request, path: "ws"))
+                    channel.acceptsSocket(Self.browserRequest(request, path: "ws", clientAddress: self.clientAddresses.client(request, context: context)))
                 else { return .dontUpgrade }
                 return .upgrade([:])
             },
             onUpgrade: { inbound, outbound, context in
                 guard let id = context.requestContext.parameters.get("channel"), let channel = self.browserChannel(id: id) else { return }
-                let messages = inbound.messages(maxSize: channel.maxSocketMessageBytes).map { @Sendable message -> SocketMessage in
-                    switch message {
-                    case .text(let text): .text(text)
-                    case .binary(let buffer): .binary(byteCount: buffer.readableBytes)
-                    }
-                }
-                await channel.serveSocket(
-                    HummingbirdChannelSocket(outbound: outbound), inbound: messages, handshake: Self.browserRequest(context.request, path: "ws"))
+                let controlFrames = await ControlFrameWatcher.install(on: context.requestContext.connection)
+                let messages = BrowserSocketMessages(frames: inbound, outbound: outbound, maxSize: channel.maxSocketMessageBytes)
+                let handshake = Self.browserRequest(
+                    context.request, path: "ws", clientAddress: self.clientAddresses.client(context.request, context: context.requestContext))
+                await channel.serveSocket(HummingbirdChannelSocket(outbound: outbound, controlFrames: controlFrames), inbound: messages, handshake: handshake)
             })
         return router
     }
 
-    static func browserRequest(_ request: Request, path: String, body: [UInt8] = []) -> BrowserRequest {
+    static func browserRequest(_ request: Request, path: String, body: [UInt8] = [], clientAddress: String? = nil) -> BrowserRequest {
         // Repeated fields are combined (RFC 9110 §5.3): two `Origin` headers make one value that
         // is no origin at all, so such a request is refused rather than judged by either.
         var headers: [String: String] = [:]
@@ -91,7 +89,7 @@ extension Gateway {
         for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
             query[String(key)] = String(value)
         }
-        return BrowserRequest(method: request.method.rawValue, path: path, query: query, headers: headers, body: body)
+        return BrowserRequest(method: request.method.rawValue, path: path, query: query, headers: headers, body: body, clientAddress: clientAddress)
     }
 
     /// `/`: where a new user starts — the widget demos and the admin pages.
@@ -127,17 +125,4 @@ extension Gateway {
 private func escapeHTML(_ text: String) -> String {
     text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         .replacingOccurrences(of: "\"", with: "&quot;")
-}
-
-/// A hummingbird-websocket outbound writer as a channel sees a socket.
-struct HummingbirdChannelSocket: ChannelSocket {
-    let outbound: WebSocketOutboundWriter
-
-    func send(_ text: String) async throws {
-        try await outbound.write(.text(text))
-    }
-
-    func close(code: Int, reason: String) async {
-        try? await outbound.close(.init(codeNumber: code), reason: reason)
-    }
 }

@@ -150,6 +150,32 @@ private let minimal = """
         #expect(lines.count == 1 && lines[0].hasSuffix("'delay' must be at least 1 minute"), "\(lines)")
     }
 
+    @Test func theReplyBudgetIsReadAndValidated() throws {
+        #expect(try parse(minimal).conversation.dailyTokenBudget == nil, "absent: unlimited")
+        #expect(try parse(minimal).conversation.budgetReply == GatewayConfig.Conversation.defaultBudgetReply)
+        let config = try parse("""
+            conversation:
+              daily_token_budget: 50000
+              budget_reply: "  We got your message and will answer soon.  "
+
+            """ + minimal)
+        #expect(config.conversation.dailyTokenBudget == 50000)
+        #expect(config.conversation.budgetReply == "We got your message and will answer soon.")
+
+        let lines = problems("""
+            conversation:
+              daily_token_budget: 0
+              budget_reply: "   "
+              daily_token_budgt: 5
+
+            """ + minimal)
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("config.yaml:2:23:") && $0.contains("'daily_token_budget' must be a whole number from 1") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("config.yaml:3:17:") && $0.contains("'budget_reply' must be 1 to 2000 characters") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("config.yaml:4:") && $0.contains("daily_token_budgt") }, "\(lines)")
+        #expect(!problems("conversation: { daily_token_budget: lots }\n" + minimal).isEmpty)
+    }
+
     @Test func moreThanTenStepsIsRefused() {
         let steps = (1...11).map { "        - { delay: { hours: \($0) }, instruction: \"Step \($0)\" }" }.joined(separator: "\n")
         let lines = problems(minimal + "    auto_followup:\n      steps:\n" + steps + "\n")

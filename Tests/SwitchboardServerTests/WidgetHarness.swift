@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOWebSocket
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer
@@ -151,6 +152,15 @@ final class WidgetSocketProbe {
     }
 
     func send(_ text: String) async throws { try await outbound.write(.text(text)) }
+
+    /// Sends `text` as one message in fragments (a text frame and continuation frames) of at
+    /// most the client's `maxFrameSize` bytes each.
+    func sendFragmented(_ text: String) async throws { try await outbound.writeTextMessage(text) }
+
+    /// Sends a WebSocket ping frame (which browsers' JavaScript cannot, but any client can).
+    func ping() async throws {
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer(string: "p"))))
+    }
 
     func auth(_ token: String?, lastSeq: Int64? = nil) async throws {
         let tokenJSON = token.map { "\"\($0)\"" } ?? "null"

@@ -119,6 +119,65 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         #expect(try await h.chat(visitorToken: token) == nil, "nothing was stored")
     }
 
+    @Test func aMessageTooLargeInFragmentsClosesWith1009LikeOneInOneFrame() async throws {
+        let h = try await WidgetGatewayHarness()
+        defer { Task { await h.shutdown() } }
+        let token = try await h.newVisitorToken()
+        // Fragments of 8 KiB: each frame is within the 16 KiB limit, the 40 KB message is not.
+        let close = try await h.withSocket(maxFrameSize: 8192) { socket in
+            try await socket.auth(token)
+            try await socket.read(until: "ready")
+            // A fragmented message within the limit is joined and read.
+            try await socket.sendFragmented(#"{"type":"message","client_msg_id":"joined","text":"\#(String(repeating: "b", count: 3000))"}"#)
+            let ack = try await socket.read(until: "ack").ofType("ack")[0]
+            #expect(ack["client_msg_id"] as? String == "joined")
+            try await socket.sendFragmented(#"{"type":"message","client_msg_id":"big","text":"\#(String(repeating: "a", count: 40_000))"}"#)
+            _ = try await socket.drain()
+        }
+        #expect(closeCode(close) == 1009)
+        let chat = try #require(try await h.chat(visitorToken: token))
+        #expect(try await h.gateway.store.messages(chatID: chat.id, limit: 50).filter { $0.author == .client }.count == 1)
+    }
+
+    @Test func aFloodOfPingFramesClosesWith4429() async throws {
+        let h = try await WidgetGatewayHarness()
+        defer { Task { await h.shutdown() } }
+        let token = try await h.newVisitorToken()
+        let close = try await h.withSocket { socket in
+            try await socket.auth(token)
+            try await socket.read(until: "ready")
+            // The gateway closes while pings are still being written: later writes may fail.
+            for _ in 0..<100 { try? await socket.ping() }
+            _ = try await socket.drain()
+        }
+        #expect(closeCode(close) == 4429)
+        // Before `auth` too: the connection's own allowance, not the 10 s auth deadline.
+        let started = ContinuousClock.now
+        let early = try await h.withSocket { socket in
+            for _ in 0..<100 { try? await socket.ping() }
+            _ = try await socket.drain()
+        }
+        #expect(closeCode(early) == 4429 && ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func newVisitorsAreLimitedByTheConnectionsRealAddress() async throws {
+        let h = try await WidgetGatewayHarness(widgetYAML: "new_visitor_burst: 2\nnew_visitors_per_hour: 1")
+        defer { Task { await h.shutdown() } }
+        let token = try await h.newVisitorToken()
+        _ = try await h.newVisitorToken()
+        let session = #"{"visitor_token": null}"#
+        let (status, headers, body) = try await h.request("/widget/web/session", post: true, body: session, headers: ["Origin": WidgetGatewayHarness.origin])
+        #expect(status == 429 && body.contains("rate_limited"))
+        #expect(Int(headers["retry-after"] ?? "") ?? 0 > 3000, "one an hour: \(headers["retry-after"] ?? "none")")
+        // 127.0.0.1 is not a trusted proxy: its X-Forwarded-For is anyone's to write, and ignored.
+        let (spoofed, _, _) = try await h.request(
+            "/widget/web/session", post: true, body: session, headers: ["Origin": WidgetGatewayHarness.origin, "X-Forwarded-For": "198.51.100.9"])
+        #expect(spoofed == 429)
+        let (returning, _, _) = try await h.request(
+            "/widget/web/session", post: true, body: #"{"visitor_token": "\#(token)"}"#, headers: ["Origin": WidgetGatewayHarness.origin])
+        #expect(returning == 200, "a returning visitor is never refused")
+    }
+
     @Test func theRateLimitRefusesMessagesAndAFloodClosesWith4429() async throws {
         let h = try await WidgetGatewayHarness(widgetYAML: "messages_per_minute: 6\nmessage_burst: 2")
         onTeardown { await h.shutdown() }

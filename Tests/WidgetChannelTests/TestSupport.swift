@@ -34,8 +34,13 @@ final class FakeSocket: ChannelSocket {
     private let state = Mutex<(frames: [[String: any Sendable]], texts: [String], close: (code: Int, reason: String)?)>(([], [], nil))
     let inbound: AsyncStream<SocketMessage>
     private let continuation: AsyncStream<SocketMessage>.Continuation
+    let controlFrames: AsyncStream<Void>
+    private let controlContinuation: AsyncStream<Void>.Continuation
 
-    init() { (inbound, continuation) = AsyncStream.makeStream(of: SocketMessage.self) }
+    init() {
+        (inbound, continuation) = AsyncStream.makeStream(of: SocketMessage.self)
+        (controlFrames, controlContinuation) = AsyncStream.makeStream(of: Void.self)
+    }
 
     func send(_ text: String) async throws {
         struct Closed: Error {}
@@ -64,12 +69,15 @@ final class FakeSocket: ChannelSocket {
         state.withLock { if $0.close == nil { $0.close = (code, reason) } }
         // The browser answers the close frame and its side ends.
         continuation.finish()
+        controlContinuation.finish()
     }
 
     /// The browser sends a frame.
     func receive(_ text: String) { continuation.yield(.text(text)) }
     func receive(json: String) { receive(json) }
     func receiveBinary(_ count: Int) { continuation.yield(.binary(byteCount: count)) }
+    /// The browser sends a WebSocket ping (or pong) frame, which the host answers itself.
+    func receiveControlFrame() { controlContinuation.yield() }
     /// The browser goes away.
     func disconnect() { continuation.finish() }
 
@@ -118,10 +126,10 @@ final class WidgetTestbed: Sendable {
         return token
     }
 
-    func session(body: String, origin: String? = "https://riverside.example", host: String = "gw.example.com") -> BrowserRequest {
+    func session(body: String, origin: String? = "https://riverside.example", host: String = "gw.example.com", from address: String? = nil) -> BrowserRequest {
         var headers = ["Host": host]
         if let origin { headers["Origin"] = origin }
-        return BrowserRequest(method: "POST", path: "session", headers: headers, body: Array(body.utf8))
+        return BrowserRequest(method: "POST", path: "session", headers: headers, body: Array(body.utf8), clientAddress: address)
     }
 
     /// Opens a socket (served until it closes) and, with a token, authenticates it.

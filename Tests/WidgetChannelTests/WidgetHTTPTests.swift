@@ -55,6 +55,29 @@ import Testing
         #expect(badPreflight.status == 403)
     }
 
+    @Test func oneAddressMayStartOnlySoManyNewVisitorsAndReturningOnesAreNeverRefused() async throws {
+        let bed = try WidgetTestbed(WidgetChannel.Configuration(allowedOrigins: ["https://riverside.example"], newVisitorsPerHour: 60, newVisitorBurst: 2))
+        var tokens: [String] = []
+        for _ in 0..<2 {
+            let answer = await bed.channel.handleBrowserRequest(bed.session(body: "{}", from: "203.0.113.7"))
+            #expect(answer.status == 200)
+            tokens.append(try #require(json(answer)["visitor_token"] as? String))
+        }
+        let refused = await bed.channel.handleBrowserRequest(bed.session(body: "{}", from: "203.0.113.7"))
+        #expect(refused.status == 429 && json(refused)["error"] as? String == "rate_limited")
+        let retryAfter = try #require(refused.headers["Retry-After"].flatMap(Int.init))
+        #expect((55...60).contains(retryAfter), "one new visitor a minute: \(retryAfter)")
+        #expect(((json(refused)["retry_after_ms"] as? NSNumber)?.intValue ?? 0) > 50_000)
+        #expect(refused.headers["Access-Control-Allow-Origin"] == "https://riverside.example"
+            && refused.headers["Access-Control-Expose-Headers"] == "Retry-After", "the page may read why and how long")
+        // A forged or expired token is a new visitor too.
+        #expect(await bed.channel.handleBrowserRequest(bed.session(body: #"{"visitor_token":"v1.forged.x"}"#, from: "203.0.113.7")).status == 429)
+        // A returning visitor keeps their chat; another address is not affected.
+        let back = await bed.channel.handleBrowserRequest(bed.session(body: #"{"visitor_token":"\#(tokens[0])"}"#, from: "203.0.113.7"))
+        #expect(back.status == 200 && json(back)["new_visitor"] as? Bool == false)
+        #expect(await bed.channel.handleBrowserRequest(bed.session(body: "{}", from: "198.51.100.1")).status == 200)
+    }
+
     @Test func theScriptCarriesTheSettingsAndTheTestHooks() async throws {
         let bed = try WidgetTestbed(WidgetChannel.Configuration(title: "Riverside </script> Hotel", accentColor: "#1d4ed8"))
         let response = await bed.channel.handleBrowserRequest(BrowserRequest(method: "GET", path: "widget.js"))

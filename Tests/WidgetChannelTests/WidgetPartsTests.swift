@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardChannelKit
 import SwitchboardCore
 import Testing
 @testable import WidgetChannel
@@ -71,6 +72,26 @@ import Testing
         #expect(policy.judge(origin: "https://riverside.example.evil.example", host: "gw.example.com") == .refused)
         #expect(policy.judge(origin: "null", host: "gw.example.com") == .refused)
         #expect(policy.judge(origin: nil, host: "gw.example.com") == .noOrigin)
+    }
+
+    /// Configured origins are normalized at load; the header is compared as browsers spell it, so
+    /// a trailing slash (or capitals, or a default port) is refused — for a listed site and for
+    /// the gateway's own page alike, at the handshake and at the session call alike.
+    @Test(arguments: ["https://riverside.example/", "HTTPS://Riverside.example", "https://riverside.example:443", "http://gw.example.com/",
+                      "http://GW.example.com"])
+    func anOriginHeaderNotSpelledAsBrowsersSendItIsRefused(_ header: String) async throws {
+        let policy = OriginPolicy(allowed: ["https://riverside.example/"])
+        #expect(policy.allowed == ["https://riverside.example"], "a trailing slash in the config is forgiven")
+        #expect(policy.judge(origin: "https://riverside.example", host: "gw.example.com") == .allowed)
+        #expect(policy.judge(origin: header, host: "gw.example.com") == .refused)
+
+        let bed = try WidgetTestbed(WidgetChannel.Configuration(allowedOrigins: ["https://riverside.example/"]))
+        #expect(!bed.channel.acceptsSocket(BrowserRequest(method: "GET", path: "ws", headers: ["Origin": header, "Host": "gw.example.com"])))
+        let session = await bed.channel.handleBrowserRequest(bed.session(body: "{}", origin: header))
+        #expect(session.status == 403)
+        let preflight = await bed.channel.handleBrowserRequest(
+            BrowserRequest(method: "OPTIONS", path: "session", headers: ["Origin": header, "Host": "gw.example.com"]))
+        #expect(preflight.status == 403)
     }
 }
 

@@ -171,6 +171,30 @@ import Testing
         #expect(socket.closeCode == 4429)
     }
 
+    @Test func aFloodOfPingFramesClosesTheSocketLikeAnyOtherFlood() async throws {
+        let bed = try WidgetTestbed()
+        let token = try await bed.newToken()
+        let (socket, task) = bed.connect(token: token)
+        try await eventually("ready") { !socket.frames(ofType: "ready").isEmpty }
+        // A ping every 25 s, as browsers' pongs to the server's pings, is far inside the limit.
+        for _ in 0..<5 { socket.receiveControlFrame() }
+        socket.receive(#"{"type":"ping"}"#)
+        try await eventually("pong") { !socket.frames(ofType: "pong").isEmpty }
+        #expect(socket.closeCode == nil)
+        // The WebSocket layer answers pings itself; they still count toward the visitor's frames.
+        for _ in 0..<60 { socket.receiveControlFrame() }
+        await task.value
+        #expect(socket.closeCode == 4429)
+    }
+
+    @Test func aFloodOfPingFramesBeforeAuthClosesTheSocket() async throws {
+        let bed = try WidgetTestbed()
+        let (socket, task) = bed.connect(token: nil)
+        for _ in 0..<60 { socket.receiveControlFrame() }
+        await task.value
+        #expect(socket.closeCode == 4429, "not left to the auth timeout")
+    }
+
     @Test func invalidMessagesAreRefusedWithAReason() async throws {
         let bed = try WidgetTestbed(WidgetChannel.Configuration(maxTextLength: 10))
         let token = try await bed.newToken()

@@ -5,6 +5,12 @@ import Foundation
 /// handshake and cross-site `POST`; a request without one is not from a browser page, which the
 /// Origin rule is not about (a script can forge any header), so it is let through to the
 /// token check.
+///
+/// "Exactly" is one rule for both sides. The configured origins are normalized once, at load
+/// (`https://Riverside.example/` is written `https://riverside.example`), which forgives an
+/// admin's typing. The header is not normalized: browsers always send an origin in its one
+/// serialized form (RFC 6454 §6.2: lowercase scheme and host, no default port, no path — no
+/// trailing slash), so a header in any other spelling is not a browser's and is refused.
 struct OriginPolicy: Sendable, Hashable {
     /// Normalized origins (`https://riverside.example`, `http://localhost:8000`).
     let allowed: Set<String>
@@ -27,8 +33,9 @@ struct OriginPolicy: Sendable, Hashable {
     ///     same-origin whatever the scheme a proxy in front of it terminates.
     func judge(origin: String?, host: String?) -> Verdict {
         guard let origin = origin?.trimmingCharacters(in: .whitespaces), !origin.isEmpty else { return .noOrigin }
-        // "null" is what sandboxed frames and file:// pages send: never an allowed site.
-        guard let normalized = Self.normalize(origin) else { return .refused }
+        // "null" is what sandboxed frames and file:// pages send: never an allowed site. Any
+        // spelling but the serialized one (a trailing slash, capitals, a default port) is refused.
+        guard let normalized = Self.normalize(origin), normalized == origin else { return .refused }
         if let host = host.flatMap(Self.normalizeAuthority), Self.authority(ofNormalized: normalized) == host { return .sameOrigin }
         return allowed.contains(normalized) ? .allowed : .refused
     }

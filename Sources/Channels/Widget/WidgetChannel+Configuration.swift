@@ -59,13 +59,21 @@ extension WidgetChannel {
         /// `auth_timeout`: seconds a new socket has to authenticate before it is closed with
         /// 4408. Default 10.
         public var authTimeout: Int
+        /// `new_visitors_per_hour` and `new_visitor_burst`: new visitor sessions (fresh tokens,
+        /// each a new chat the AI answers) one client address may start — a token bucket per
+        /// address. Over it, `POST session` answers 429 with `Retry-After`. A returning visitor's
+        /// token is never refused. Defaults 60 and 20: many people behind one office or mobile
+        /// network may share an address.
+        public var newVisitorsPerHour: Int
+        public var newVisitorBurst: Int
 
         public init(
             allowedOrigins: [String] = [], title: String = "Chat with us", subtitle: String? = nil,
             greeting: String = "Hi! 👋 How can we help you today?", launcherLabel: String = "Chat with us", accentColor: String = "#0f766e",
             accentTextColor: String = "#ffffff", position: Position = .right, askContact: Bool = true, demo: Bool = true,
             tokenSecret: Secret? = nil, tokenTTLDays: Int = 180, maxTextLength: Int = 4000, maxFrameBytes: Int = 16384,
-            messagesPerMinute: Int = 20, messageBurst: Int = 5, maxConnectionsPerVisitor: Int = 5, historyLimit: Int = 50, authTimeout: Int = 10
+            messagesPerMinute: Int = 20, messageBurst: Int = 5, maxConnectionsPerVisitor: Int = 5, historyLimit: Int = 50, authTimeout: Int = 10,
+            newVisitorsPerHour: Int = 60, newVisitorBurst: Int = 20
         ) {
             self.allowedOrigins = allowedOrigins
             self.title = title
@@ -86,6 +94,8 @@ extension WidgetChannel {
             self.maxConnectionsPerVisitor = maxConnectionsPerVisitor
             self.historyLimit = historyLimit
             self.authTimeout = authTimeout
+            self.newVisitorsPerHour = newVisitorsPerHour
+            self.newVisitorBurst = newVisitorBurst
         }
 
         private enum CodingKeys: String, CodingKey, CaseIterable {
@@ -105,6 +115,8 @@ extension WidgetChannel {
             case maxConnectionsPerVisitor = "max_connections_per_visitor"
             case historyLimit = "history_limit"
             case authTimeout = "auth_timeout"
+            case newVisitorsPerHour = "new_visitors_per_hour"
+            case newVisitorBurst = "new_visitor_burst"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -186,7 +198,9 @@ extension WidgetChannel {
                 messageBurst: try int(.messageBurst, defaults.messageBurst, 1...1000),
                 maxConnectionsPerVisitor: try int(.maxConnectionsPerVisitor, defaults.maxConnectionsPerVisitor, 1...100),
                 historyLimit: try int(.historyLimit, defaults.historyLimit, 1...500),
-                authTimeout: try int(.authTimeout, defaults.authTimeout, 1...120))
+                authTimeout: try int(.authTimeout, defaults.authTimeout, 1...120),
+                newVisitorsPerHour: try int(.newVisitorsPerHour, defaults.newVisitorsPerHour, 1...1_000_000),
+                newVisitorBurst: try int(.newVisitorBurst, defaults.newVisitorBurst, 1...100_000))
         }
 
         static func isHexColor(_ text: String) -> Bool {
@@ -204,6 +218,7 @@ extension WidgetChannel.Configuration: RedactedDescription {
             "allowedOrigins": allowedOrigins, "title": title, "position": position, "demo": demo, "tokenSecret": tokenSecret as Any,
             "tokenTTLDays": tokenTTLDays, "maxTextLength": maxTextLength, "maxFrameBytes": maxFrameBytes,
             "messagesPerMinute": messagesPerMinute, "messageBurst": messageBurst, "maxConnectionsPerVisitor": maxConnectionsPerVisitor,
+            "newVisitorsPerHour": newVisitorsPerHour, "newVisitorBurst": newVisitorBurst,
         ]
     }
 }

@@ -44,7 +44,9 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
             profiles: VisitorProfiles(cursors: environment.cursors, channelID: environment.channelID), hub: WidgetHub(),
             messageLimiter: KeyedRateLimiter(capacity: configuration.messageBurst, perMinute: configuration.messagesPerMinute),
             // Far above any person: a ping every 25 s and a few messages a minute.
-            frameLimiter: KeyedRateLimiter(capacity: 40, perSecond: 2), logger: logger)
+            frameLimiter: KeyedRateLimiter(capacity: 40, perSecond: 2),
+            newVisitorLimiter: KeyedRateLimiter(capacity: configuration.newVisitorBurst, perSecond: Double(configuration.newVisitorsPerHour) / 3600),
+            logger: logger)
     }
 
     /// Short, for logs (service lists print their services).
@@ -182,6 +184,17 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
             // Sliding expiry: a visitor who keeps coming back keeps their chat.
             if now.timeIntervalSince(token.issuedAt) > 86400 { token.issuedAt = now }
         } else {
+            // Every new visitor is a new chat the AI answers: one address may start only so many.
+            if let wait = runtime.newVisitorLimiter.take(request.clientAddress ?? "unknown") {
+                let milliseconds = max(1, Int(wait.components.seconds) * 1000 + Int(wait.components.attoseconds / 1_000_000_000_000_000))
+                headers["Retry-After"] = "\((milliseconds + 999) / 1000)"
+                // A cross-site page may read only the body and the headers it is allowed to.
+                headers["Access-Control-Expose-Headers"] = "Retry-After"
+                runtime.logger.notice("widget refused a new visitor: too many from one address", metadata: ["widget.refusal": "new_visitor_rate"])
+                return .json(
+                    429, Array(#"{"error":"rate_limited","message":"too many new chats from this address; try again later","retry_after_ms":\#(milliseconds)}"#.utf8),
+                    headers: headers)
+            }
             token = VisitorToken(visitorID: VisitorToken.newVisitorID(), issuedAt: now)
             isNew = true
         }

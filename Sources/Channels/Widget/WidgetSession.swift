@@ -22,6 +22,8 @@ struct WidgetRuntime: Sendable {
     var messageLimiter: KeyedRateLimiter
     /// Per visitor: frames of any kind.
     var frameLimiter: KeyedRateLimiter
+    /// Per client address: new visitors (fresh tokens) it may start.
+    var newVisitorLimiter: KeyedRateLimiter
     var logger: Logger
 
     var tokenTTL: TimeInterval { TimeInterval(configuration.tokenTTLDays) * 86400 }
@@ -34,9 +36,10 @@ struct WidgetRuntime: Sendable {
 /// One browser connection: authenticates it, turns its frames into stored messages, and sends
 /// it every message of its chat it has not seen, in order, exactly once.
 ///
-/// Three child tasks: the reader (frames in), the pump (messages out — the only writer of
-/// `message` frames, so `seq` order holds) and a watchdog (the `auth` deadline). The session
-/// ends when the first of them does.
+/// Four child tasks: the reader (frames in), the pump (messages out — the only writer of
+/// `message` frames, so `seq` order holds), a watchdog (the `auth` deadline) and the control
+/// frame counter (pings and pongs, which the host answers, count toward the flood limit). The
+/// session ends when the first of them does.
 final class WidgetSession: Sendable {
     private enum Phase: Sendable {
         case awaitingAuth
@@ -62,6 +65,8 @@ final class WidgetSession: Sendable {
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wakeupContinuation: AsyncStream<Void>.Continuation
+    /// The frame limiter's key until the visitor is known: one connection's frames before `auth`.
+    private let connectionKey = "connection:\(UUID().uuidString)"
 
     init(runtime: WidgetRuntime, socket: any ChannelSocket) {
         self.runtime = runtime
@@ -90,6 +95,7 @@ final class WidgetSession: Sendable {
             group.addTask { await self.read(inbound) }
             group.addTask { await self.pump() }
             group.addTask { await self.watchdog() }
+            group.addTask { await self.countControlFrames() }
             _ = await group.next()
             finish()
             group.cancelAll()
@@ -102,6 +108,13 @@ final class WidgetSession: Sendable {
         guard markClosed() else { return }
         await socket.close(code: code.rawValue, reason: reason)
         wakeupContinuation.finish()
+    }
+
+    /// Closes from a task other than the reader and leaves ending the session to the reader and
+    /// the pump (see `pump`), so the close frame goes out before the connection does.
+    private func closeAndWait(_ code: WidgetProtocol.CloseCode, _ reason: String) async {
+        await close(code, reason)
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
     }
 
     /// Ends the session after its first task ended.
@@ -139,10 +152,26 @@ final class WidgetSession: Sendable {
         try? await Task.sleep(for: .seconds(runtime.configuration.authTimeout))
         guard !Task.isCancelled else { return }
         if visitorID == nil, !isClosed {
-            await close(.authTimeout, "no auth frame within \(runtime.configuration.authTimeout) s")
+            await closeAndWait(.authTimeout, "no auth frame within \(runtime.configuration.authTimeout) s")
             return
         }
         // Authenticated: nothing more to watch; wait to be cancelled with the others.
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
+
+    /// Ping and pong frames cost the gateway a pong each and never reach `handle`: they count
+    /// toward the same flood limit as every other frame — the visitor's once authenticated, this
+    /// connection's before.
+    private func countControlFrames() async {
+        for await _ in socket.controlFrames {
+            if isClosed { return }
+            if runtime.frameLimiter.take(visitorID ?? connectionKey) != nil {
+                runtime.logger.notice("widget socket closed: control frame flood", metadata: ["widget.close": "4429"])
+                await closeAndWait(.rateLimited, "too many frames; slow down")
+                return
+            }
+        }
+        // The host reports no more: wait to be cancelled with the others.
         while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
     }
 
@@ -307,6 +336,11 @@ final class WidgetSession: Sendable {
             guard visitorID != nil else { continue }
             await catchUp()
         }
+        // Closed. The session ends when the reader does — the browser answered the close frame —
+        // or after a few seconds if it does not. Ending at once would cancel the reader in the
+        // middle of a read, and the WebSocket layer would then drop the connection, possibly
+        // before the close frame (queued behind other frames) went out.
+        try? await Task.sleep(for: .seconds(5))
     }
 
     /// Sends what the page has not seen; when a message this process is recording right now is

@@ -246,6 +246,10 @@
       body: JSON.stringify({ visitor_token: saved.token || null })
     }).then(function (r) {
       if (r.status === 403) { stop('Chat is not available on this site.'); throw null; }
+      if (r.status === 429) {
+        // Too many new chats from this address: wait as long as the gateway says.
+        return r.json().then(function (b) { connecting = false; retry((b && b.retry_after_ms) || 60000); throw null; });
+      }
       if (!r.ok) throw new Error('session ' + r.status);
       return r.json();
     }).then(function (s) {

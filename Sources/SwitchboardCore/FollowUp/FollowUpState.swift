@@ -71,6 +71,9 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case chainComplete = "chain_complete"
     case noWorkingTime = "no_working_time"
     case compositionFailed = "composition_failed"
+    /// Not about a reminder: an AI reply was not composed because the employee's replies have
+    /// spent the day's `conversation.daily_token_budget`; the client got the budget reply.
+    case replyBudgetSpent = "reply_budget_spent"
 }
 
 /// One entry of a chat's decision log: what the planner decided about a reminder, and why.
