@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "SwitchboardFakes",
             dependencies: [
-                "SwitchboardCore",
+                "SwitchboardCore", "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,5 @@
+import SwitchboardTesting
+
 /// Faults a fake provider injects into a share of the requests it receives.
 ///
 /// Whether the n-th request fails, and how, comes from a generator seeded with `seed`, so the
@@ -91,23 +93,4 @@ struct FaultInjector: Sendable {
         counts[fault.kind, default: 0] += 1
         return fault
     }
-}
-
-/// A small, fast, seedable generator (Steele, Lea and Flood's SplitMix64): the same seed always
-/// gives the same sequence, on every platform.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A double in 0..<1 from the top 53 bits.
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
