@@ -169,7 +169,7 @@ let package = Package(
             name: "SwitchboardServerTests",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting",
+                "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting", "SwitchboardStoreSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
