@@ -108,6 +108,16 @@ public struct ConfigLoader: Sendable {
                 }
                 config.server.metricsToken = Secret(token)
             }
+            for (key, path) in [("header_timeout", \GatewayConfig.Server.headerTimeout), ("body_timeout", \.bodyTimeout), ("idle_timeout", \.idleTimeout)] {
+                guard let node = server.value(key) else { continue }
+                if let duration = DurationText.parse(node), duration >= .seconds(1), duration <= .seconds(3600) {
+                    config.server[keyPath: path] = duration
+                } else {
+                    server.report("'\(key)' must be a duration from 1s to 1h, such as 10s or 1m", at: node)
+                }
+            }
+            if let count = server.int("max_connections", range: 1...1_000_000) { config.server.maxConnections = count }
+            if let bytes = server.int("max_header_bytes", range: 1024...(1 << 20)) { config.server.maxHeaderBytes = bytes }
             server.finish()
         }
         if let storage = top.mapping("storage") {

@@ -31,6 +31,21 @@ public struct GatewayConfig: Sendable {
         /// `metrics_token`: when set, `/metrics` needs `Authorization: Bearer <metrics_token>`.
         /// Default: none, `/metrics` is open (bind to loopback or filter it at the proxy).
         public var metricsToken: Secret?
+        /// `header_timeout`: a new connection that has not sent a whole request head (request line
+        /// and headers) this long after connecting gets `408` and is closed. Default 10 s.
+        public var headerTimeout: Duration = .seconds(10)
+        /// `body_timeout`: a request whose body has not fully arrived this long after its head gets
+        /// `408` and is closed — a total, not per read, so a trickled body cannot hold a connection. Default 30 s.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// `idle_timeout`: a kept-alive connection with no new request this long after the last
+        /// response is closed. Default 60 s.
+        public var idleTimeout: Duration = .seconds(60)
+        /// `max_connections`: open connections (widget WebSockets included) beyond which a new
+        /// connection is answered `503` and closed, with one warning a minute in the log. Default 1000.
+        public var maxConnections = 1000
+        /// `max_header_bytes`: the largest request head (request line and headers); a larger one
+        /// gets `400` and a closed connection. Default 32 KiB.
+        public var maxHeaderBytes = 32 * 1024
     }
 
     /// `storage:` — embedded SQLite by default.
@@ -121,7 +136,8 @@ extension GatewayConfig.Server: RedactedDescription {
     public var redactedFields: KeyValuePairs<String, Any> {
         [
             "host": host, "port": port, "publicURL": publicURL as Any, "maxBodyBytes": maxBodyBytes, "trustedProxies": trustedProxies,
-            "metricsToken": metricsToken as Any,
+            "metricsToken": metricsToken as Any, "headerTimeout": headerTimeout, "bodyTimeout": bodyTimeout, "idleTimeout": idleTimeout,
+            "maxConnections": maxConnections, "maxHeaderBytes": maxHeaderBytes,
         ]
     }
 }

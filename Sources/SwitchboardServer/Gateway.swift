@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import ServiceLifecycle
@@ -68,6 +69,8 @@ public final class Gateway: Sendable {
     let channels: [String: any Channel]
     let httpClient: HTTPClient
     let metrics: GatewayMetrics
+    /// Open connections against `server.max_connections`, and the ones the server closed itself.
+    let connectionEvents: ConnectionEvents
     let options: GatewayOptions
     let logger: Logger
 
@@ -89,6 +92,7 @@ public final class Gateway: Sendable {
         self.clock = clock
         let metrics = GatewayMetrics()
         self.metrics = metrics
+        self.connectionEvents = ConnectionEvents(maxConnections: config.server.maxConnections, logger: options.logger, metrics: metrics)
         let store = try SQLiteStore(
             path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal, decisionObserver: { metrics.decisions($0) })
         self.store = store
@@ -176,8 +180,7 @@ public final class Gateway: Sendable {
         let onServerRunning = options.onServerRunning
         return Application(
             router: router,
-            // Plain HTTP/1.1, plus WebSocket upgrades for the widget (only `/widget/<id>/ws` upgrades).
-            server: .http1WebSocketUpgrade(webSocketRouter: widgetSocketRouter(), configuration: .init(ws: browserSocketConfiguration)),
+            server: guardedServer(),
             configuration: .init(address: .hostname(options.host ?? config.server.host, port: options.port ?? config.server.port), serverName: "switchboard"),
             services: services,
             onServerRunning: { channel in
@@ -189,6 +192,27 @@ public final class Gateway: Sendable {
     }
 
     func channel(id: String) -> (any Channel)? { channels[id] }
+
+    /// Plain HTTP/1.1 plus WebSocket upgrades for the widget (only `/widget/<id>/ws` upgrades),
+    /// behind the server-wide limits: header, body and idle timeouts, `max_connections`, the
+    /// largest request head, and `400` for malformed framing (see `ConnectionGuard.swift`).
+    func guardedServer() -> HTTPServerBuilder {
+        let server = config.server
+        let limits = ConnectionLimits(
+            headerTimeout: server.headerTimeout, bodyTimeout: server.bodyTimeout, idleTimeout: server.idleTimeout,
+            maxConnections: server.maxConnections, maxHeaderBytes: server.maxHeaderBytes)
+        let events = connectionEvents
+        let socketResponder = widgetSocketRouter().buildResponder()
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 200)
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(httpDecoderConfiguration: decoder), ws: browserSocketConfiguration)
+        return HTTPServerBuilder { responder in
+            GuardedChildChannel(
+                base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: socketResponder, configuration: configuration),
+                limits: limits, events: events)
+        }
+    }
 
     /// Applies what a reloaded config changes besides employees: the admin token (old sessions
     /// end with it) and the composer (a new key, model or server). A weak admin token that the

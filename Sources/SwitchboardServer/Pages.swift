@@ -150,8 +150,9 @@ extension Gateway {
 
         router.post("/chats/{id}/followup") { request, context -> Response in
             let id = try context.parameters.require("id")
-            let form = try await Self.readForm(request)
+            // The session cookie first: a request without one costs no body bytes.
             guard auth.session(request) != nil else { return Self.signInRedirect(request, next: "/chats/\(id)") }
+            let form = try await Self.readForm(request)
             let signedIn: (id: String, session: AdminSessions.Session)
             do {
                 signedIn = try auth.checkForm(request, form: form)

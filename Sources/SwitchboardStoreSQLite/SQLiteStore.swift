@@ -39,6 +39,18 @@ public final class SQLiteStore: Store {
         try SQLiteStore.migrator.migrate(db)
     }
 
+    /// How many rows each table holds: for tests and benchmarks that check what a run wrote
+    /// (the fuzz suite asserts requests without credentials write none).
+    public func rowCounts() async throws -> [String: Int] {
+        try await db.read { db in
+            let tables = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'")
+            var counts: [String: Int] = [:]
+            for table in tables { counts[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table.quotedDatabaseIdentifier)") ?? 0 }
+            return counts
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

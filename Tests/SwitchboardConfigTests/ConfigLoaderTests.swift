@@ -240,4 +240,27 @@ private let minimal = """
         let lines = problems("employees:\n  - id: [unclosed\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("config.yaml:3:") && lines[0].contains("YAML syntax error"), "\(lines)")
     }
+
+    @Test func connectionLimitsHaveDefaultsAndAreRead() throws {
+        let defaults = try parse(minimal).server
+        #expect(defaults.headerTimeout == .seconds(10) && defaults.bodyTimeout == .seconds(30) && defaults.idleTimeout == .seconds(60))
+        #expect(defaults.maxConnections == 1000 && defaults.maxHeaderBytes == 32 * 1024)
+        let server = try parse(
+            "server: { header_timeout: 2s, body_timeout: 1m, idle_timeout: 90s, max_connections: 50, max_header_bytes: 8192 }\n" + minimal
+        ).server
+        #expect(server.headerTimeout == .seconds(2) && server.bodyTimeout == .seconds(60) && server.idleTimeout == .seconds(90))
+        #expect(server.maxConnections == 50 && server.maxHeaderBytes == 8192)
+    }
+
+    @Test func connectionLimitsOutOfRangeArePositioned() {
+        let lines = problems("server: { header_timeout: 0s, body_timeout: soon, idle_timeout: 2h, max_connections: 0, max_header_bytes: 10 }\n" + minimal)
+        #expect(
+            lines == [
+                "config.yaml:1:27: 'header_timeout' must be a duration from 1s to 1h, such as 10s or 1m",
+                "config.yaml:1:45: 'body_timeout' must be a duration from 1s to 1h, such as 10s or 1m",
+                "config.yaml:1:65: 'idle_timeout' must be a duration from 1s to 1h, such as 10s or 1m",
+                "config.yaml:1:86: 'max_connections' must be a whole number from 1 to 1000000",
+                "config.yaml:1:107: 'max_header_bytes' must be a whole number from 1024 to 1048576",
+            ], "\(lines)")
+    }
 }
