@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import SwitchboardStoreSQLite
 import Synchronization
+import SwitchboardTesting
 import Testing
 
 @testable import SwitchboardServer
@@ -162,27 +163,14 @@ struct FuzzCase: Sendable {
     }
 }
 
-/// SplitMix64: small, fast, and the same sequence on every platform for a seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Generates hostile cases the way `bench/fuzz.py` does, from a seed.
 struct FuzzCaseGenerator {
-    var rng: SeededGenerator
+    var rng: SplitMix64
     let tokens: [String]
     private var updateID = 5_000_000
 
     init(seed: UInt64, tokens: [String]) {
-        rng = SeededGenerator(seed: seed)
+        rng = SplitMix64(seed: seed)
         self.tokens = tokens
     }
 
