@@ -84,5 +84,5 @@ python3 bench/fuzz.py --port "$PORT" --pid "$GATEWAY" --db "$WORK/data/switchboa
 STATUS=$?
 set -e
 echo "== gateway log lines at error level or above: $(grep -c . "$WORK/gateway.log" || true)" >&2
-grep -v '^$' "$WORK/gateway.log" | cut -c1-300 | sort | uniq -c | sort -rn | head -15 >&2 || true
+grep -v '^$' "$WORK/gateway.log" | sed -E 's/^[0-9T:.+-]+ //' | cut -c1-300 | sort | uniq -c | sort -rn | head -15 >&2 || true
 exit $STATUS

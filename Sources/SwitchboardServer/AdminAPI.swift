@@ -18,12 +18,19 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         let client = clients.client(request, context: context)
         if let wait = access.limiter.retryAfter(client: client) {
-            context.logger.warning("admin API refused: too many failed tokens from this client")
+            // Every refused request would be a warning an attacker could repeat at will: the
+            // warning is logged once, when the client becomes limited (below).
+            context.logger.debug("admin API refused: too many failed tokens from this client")
             throw HTTPError(.tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"], message: "too many wrong tokens; try again later")
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), access.accepts(header.dropFirst("Bearer ".count)) else {
             // Only a presented token is a guess; a request without one is not counted.
-            if request.headers[.authorization] != nil { access.limiter.recordFailure(client: client) }
+            if request.headers[.authorization] != nil {
+                access.limiter.recordFailure(client: client)
+                if access.limiter.retryAfter(client: client) != nil {
+                    context.logger.warning("admin API: a client is refused for a while after too many wrong tokens")
+                }
+            }
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer"], message: "missing or wrong admin token")
         }
         access.limiter.recordSuccess(client: client)

@@ -100,7 +100,8 @@ extension Gateway {
             let client = auth.clients.client(request, context: context)
             if let wait = auth.limiter.retryAfter(client: client) {
                 let minutes = max(1, Int((wait.seconds / 60).rounded(.up)))
-                context.logger.warning("sign-in refused: too many failed attempts")
+                // Logged as a warning once, when the client became limited; not on every retry.
+                context.logger.debug("sign-in refused: too many failed attempts")
                 return htmlResponse(
                     PageViews.signIn(next: next, error: "Too many failed sign-ins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s").", closed: false),
                     status: .tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"])
@@ -108,6 +109,9 @@ extension Gateway {
             guard let presented = form["token"], auth.access.accepts(presented) else {
                 auth.limiter.recordFailure(client: client)
                 context.logger.notice("sign-in failed: wrong admin token")
+                if auth.limiter.retryAfter(client: client) != nil {
+                    context.logger.warning("sign-in: a client is refused for a while after too many wrong tokens")
+                }
                 return htmlResponse(PageViews.signIn(next: next, error: "That token is not right.", closed: false), status: .unauthorized)
             }
             auth.limiter.recordSuccess(client: client)

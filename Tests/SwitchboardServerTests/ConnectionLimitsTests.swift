@@ -143,6 +143,20 @@ import Testing
     }
 }
 
+/// A client without credentials must not be able to write the log at will: a limited client's
+/// every retry is not a warning, only the moment it becomes limited is.
+@Suite(.serialized) struct RefusalLoggingTests {
+    @Test func wrongTokensGiveOneWarningPerLockoutNotOnePerRequest() async throws {
+        let capture = LogCapture()
+        let h = try await GatewayHarness(logger: capture.logger(level: .warning))
+        defer { Task { await h.shutdown() } }
+        for _ in 0..<30 { _ = try await h.get("/api/employees", token: "wrong-token-0123456789") }
+        for _ in 0..<30 { _ = try await h.send("POST", "/signin", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array("token=wrong".utf8)) }
+        let warnings = capture.all.filter { $0.contains(" warning ") }
+        #expect(warnings.count == 1, "one for the lockout (the API and the sign-in share the limiter), none per retry: \(warnings)")
+    }
+}
+
 /// The timer rules without sockets.
 @Suite struct RequestTimeoutStateTests {
     @Test func headerThenBodyThenNothingWhileAnsweringThenIdle() {
