@@ -65,20 +65,13 @@ extension Scheduler {
                 NewOutboxEntry(chatID: claimed.id, purpose: .reply, idempotencyKey: OutboxKey.reply(answering: answered).rawValue, text: composition.text,
                                notBefore: clock.now()),
                 usage: usage,
-                chatChange: { chat in
-                    chat.replyAttempts = 0
-                    // A message that arrived while we composed still needs its own answer.
-                    if chat.lastClientMessageAt == claimed.lastClientMessageAt { chat.replyDueAt = nil }
-                },
+                chatChange: Self.settleDebt(answering: claimed),
                 followUp: nil)
             if queued == nil {
                 // Already answered (another process's claim ran out mid-composition): the
                 // tokens still count, and the debt is settled.
                 try await store.recordUsage(usage)
-                _ = try await store.updateChat(id: claimed.id, { chat in
-                    chat.replyAttempts = 0
-                    if chat.lastClientMessageAt == claimed.lastClientMessageAt { chat.replyDueAt = nil }
-                }, followUp: nil)
+                _ = try await store.updateChat(id: claimed.id, Self.settleDebt(answering: claimed), followUp: nil)
             } else {
                 nudge(.deliveries)
             }
@@ -98,26 +91,30 @@ extension Scheduler {
             NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: OutboxKey.reply(answering: answering).rawValue,
                            text: budget.fallbackText, notBefore: now),
             usage: nil,
-            chatChange: { stored in
-                stored.replyAttempts = 0
-                // A message that arrived meanwhile still needs its own answer.
-                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
-            },
+            chatChange: Self.settleDebt(answering: chat),
             followUp: { state, _ in
                 [FollowUpDecision(kind: .skipped, reason: .replyBudgetSpent, run: state.run, step: nil, at: now, detail: detail)]
             })
         if queued == nil {
             // Already answered: the debt is settled all the same.
-            _ = try await store.updateChat(id: chat.id, { stored in
-                stored.replyAttempts = 0
-                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
-            }, followUp: nil)
+            _ = try await store.updateChat(id: chat.id, Self.settleDebt(answering: chat), followUp: nil)
             return
         }
         logger.notice(
             "the daily token budget for AI replies is spent: sent the budget reply instead",
             metadata: ["employee.id": "\(employee.id)", "budget.tokens": "\(budget.dailyTokens)", "budget.spent": "\(spent)"])
         nudge(.deliveries)
+    }
+
+    /// Settles the answer owed for the client message `claimed` was claimed for: the attempts
+    /// start over, and the debt ends unless the client wrote again meanwhile (that message
+    /// still needs its own answer).
+    static func settleDebt(answering claimed: Chat) -> @Sendable (inout Chat) -> Void {
+        let answered = claimed.lastClientMessageAt
+        return { chat in
+            chat.replyAttempts = 0
+            if chat.lastClientMessageAt == answered { chat.replyDueAt = nil }
+        }
     }
 
     /// Ends an answer that cannot be composed as a visible failure on the chat (a dead letter
@@ -128,10 +125,7 @@ extension Scheduler {
             NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: OutboxKey.replyFailed(answering: answering).rawValue,
                            text: "(no answer could be composed)", notBefore: clock.now(), failure: why),
             usage: nil,
-            chatChange: { stored in
-                stored.replyAttempts = 0
-                if stored.lastClientMessageAt == chat.lastClientMessageAt { stored.replyDueAt = nil }
-            },
+            chatChange: Self.settleDebt(answering: chat),
             followUp: nil)
     }
 

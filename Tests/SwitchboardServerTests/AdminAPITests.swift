@@ -257,10 +257,8 @@ extension GatewayHarness {
     }
 
     @Test func theAdminTokenNeverReachesTheLogs() async throws {
-        let sink = LogSink()
-        var logger = Logger(label: "gateway-test") { label in sink.handler(label: label) }
-        logger.logLevel = .trace
-        let h = try await GatewayHarness(logger: logger)
+        let sink = LogCapture()
+        let h = try await GatewayHarness(logger: sink.logger(level: .trace))
         onTeardown { await h.shutdown() }
         let page = h.pageClient()
         onTeardown { await page.shutdown() }
@@ -274,37 +272,10 @@ extension GatewayHarness {
         try await eventually("AI reply") { h.sentTexts.count == 1 }
         let chat = try #require(try await h.chat)
         _ = try await h.post("/api/chats/\(chat.id)/followup", json: #"{"enabled": false}"#)
-        let lines = sink.lines
+        let lines = sink.all
         #expect(lines.count > 5, "something was logged at trace level")
         #expect(!lines.contains { $0.contains(GatewayHarness.adminToken) }, "the admin token was logged")
         #expect(!lines.contains { $0.contains(wrong) }, "a presented token was logged")
         #expect(!lines.contains { $0.contains(page.sessionCookie?.split(separator: "=").last.map(String.init) ?? "<none>") }, "a session id was logged")
-    }
-}
-
-/// Collects every log line, metadata included.
-final class LogSink: Sendable {
-    private let storage = Mutex<[String]>([])
-
-    var lines: [String] { storage.withLock { $0 } }
-
-    func handler(label: String) -> any LogHandler { Handler(sink: self) }
-
-    func append(_ line: String) { storage.withLock { $0.append(line) } }
-
-    struct Handler: LogHandler {
-        let sink: LogSink
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-            sink.append("\(event.level) \(event.message) \(merged)")
-        }
     }
 }

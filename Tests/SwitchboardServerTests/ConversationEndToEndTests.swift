@@ -188,15 +188,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
     /// the test checks is scaled time, not the machine's speed: each reminder goes out in order
     /// and no sooner than its 60 simulated minutes after the message before it.
     @Test func aScaledClockPlaysAChainOutInSeconds() async throws {
-        let employee = """
-              - id: alexey
-                name: Alexey
-                auto_followup:
-                  steps:
-                    - { delay: 60m, instruction: "Check in" }
-                    - { delay: 60m, instruction: "Check in again" }
-                    - { delay: 60m, instruction: "Say goodbye" }
-            """
+        let employee = GatewayHarness.hourlyChain
         let h = try await GatewayHarness(employeeYAML: employee, clock: ScaledClock(scale: 3600, startingAt: at("2026-11-23T06:00:00Z")))
         onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))

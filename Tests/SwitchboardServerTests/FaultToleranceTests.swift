@@ -23,15 +23,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
     /// Every reply and every reminder must reach the provider exactly once, every 429's wait
     /// must be honoured, and nothing may be composed more often than it is sent.
     @Test func twoHundredChatsUnderThirtyPercentFaultsGetEveryMessageExactlyOnce() async throws {
-        let employee = """
-              - id: alexey
-                name: Alexey
-                auto_followup:
-                  steps:
-                    - { delay: 60m, instruction: "Check in" }
-                    - { delay: 60m, instruction: "Check in again" }
-                    - { delay: 60m, instruction: "Say goodbye" }
-            """
+        let employee = GatewayHarness.hourlyChain
         let h = try await GatewayHarness(
             employeeYAML: employee, clock: ScaledClock(scale: 3600, startingAt: at("2026-11-23T06:00:00Z")),
             logger: Self.quietLogger, composerExtra: ", timeout: 1", telegramExtra: "request_timeout: 1",

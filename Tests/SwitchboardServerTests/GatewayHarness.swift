@@ -95,6 +95,17 @@ final class GatewayHarness: Sendable {
                 - { delay: { hours: 48 }, instruction: "Say a warm goodbye and let them know we're always happy to help" }
         """
 
+    /// Alexey with three 60-minute steps and no working hours: a chain a scaled clock plays out in seconds.
+    static let hourlyChain = """
+          - id: alexey
+            name: Alexey
+            auto_followup:
+              steps:
+                - { delay: 60m, instruction: "Check in" }
+                - { delay: 60m, instruction: "Check in again" }
+                - { delay: 60m, instruction: "Say goodbye" }
+        """
+
     var baseURL: String { "http://127.0.0.1:\(port.get() ?? 0)" }
     var manualClock: ManualClock { clock as! ManualClock }
 

@@ -38,10 +38,8 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 
 @Suite(.serialized, .awaitedTeardown) struct ConfigReloadTests {
     @Test func anEditedChainReplansPendingRemindersAndABrokenFileIsIgnored() async throws {
-        let logs = LogSink()
-        var logger = Logger(label: "gateway-test") { label in logs.handler(label: label) }
-        logger.logLevel = .info
-        let h = try await GatewayHarness(logger: logger)
+        let logs = LogCapture()
+        let h = try await GatewayHarness(logger: logs.logger(level: .info))
         onTeardown { await h.shutdown() }
         _ = try await h.deliver(GatewayHarness.textUpdate("Hello"))
         try await eventually("reply") { h.sentTexts.count == 1 }
@@ -56,7 +54,7 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         }
 
         try "employees: [ {id: alexey, colour: red".write(to: path, atomically: true, encoding: .utf8)
-        try await eventually("the broken file reported") { logs.lines.contains { $0.contains("config not reloaded") } }
+        try await eventually("the broken file reported") { logs.all.contains { $0.contains("config not reloaded") } }
         #expect(try await h.get("/healthz", token: nil).0 == 200, "a bad file never takes the gateway down")
         #expect(try await h.gateway.store.followUpState(chatID: chat.id)?.sendsAt == parseISO("2026-11-23T07:00:00Z"))
     }
