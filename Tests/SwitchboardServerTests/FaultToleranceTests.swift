@@ -50,11 +50,11 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         }
 
         let expected = Self.chats * 4
-        try await eventually(timeout: .seconds(240), "every reply and reminder delivered") {
+        try await eventually(timeout: .seconds(900), "every reply and reminder delivered") {
             h.telegram.sentMessages.count >= expected
         }
         // The pools settle: nothing pending is left (each chain finished after its third step).
-        try await eventually(timeout: .seconds(60), "every chain finished") {
+        try await eventually(timeout: .seconds(180), "every chain finished") {
             try await h.gateway.store.pendingFollowUps(FollowUpQuery(limit: 1)).total == 0
         }
 
