@@ -102,8 +102,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // The channel registry: the one target that imports channel modules (one line per type).
+        .target(
+            name: "SwitchboardChannels",
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WidgetChannel"],
+            swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
-        // registry, and the service order. Used by `switchboard serve` and by the tests.
+        // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
         .target(
             name: "SwitchboardServer",
             dependencies: [
@@ -111,7 +116,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
-                "SwitchboardComposer", "TelegramChannel", "WidgetChannel",
+                "SwitchboardComposer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -127,7 +132,8 @@ let package = Package(
             name: "switchboard-bench",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardFakes", "SwitchboardTesting",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardChannels", "SwitchboardFakes",
+                "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,7 +142,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardServer",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardServer", "SwitchboardChannels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -171,7 +177,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                "SwitchboardServer", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting", "SwitchboardStoreSQLite",
+                "SwitchboardServer", "SwitchboardChannels", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting", "SwitchboardStoreSQLite",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -5,6 +5,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardFakes
@@ -163,7 +164,7 @@ func benchWebhooks(requests: Int, concurrency: Int) async throws {
     var logger = Logger(label: "bench")
     logger.logLevel = .error
     let port = Box<Int>(0)
-    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger))
+    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger, channelTypes: ChannelRegistry.catalog))
     let app = gateway.application()
     let server = Task { try await app.run() }
     while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }

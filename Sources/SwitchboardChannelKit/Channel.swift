@@ -21,10 +21,16 @@ public protocol Channel: ChannelSender {
     /// Background work the channel needs (polling, registering its webhook), until cancelled.
     /// Channels with none return at once.
     func run() async throws
+
+    /// The largest webhook body the host reads for this channel (its `max_body_bytes`); larger
+    /// ones are answered 413 unread. `nil`: the gateway's `server.max_body_bytes`.
+    var maxWebhookBodyBytes: Int? { get }
 }
 
 extension Channel {
     public func run() async throws {}
+
+    public var maxWebhookBodyBytes: Int? { nil }
 
     /// Channels whose credentials are in the body (HMAC signatures) screen nothing.
     public func screenWebhook(method: String, headers: [String: String]) -> WebhookResponse? { nil }
@@ -67,7 +73,7 @@ public struct ChannelEnvironment: Sendable {
 }
 
 /// A channel type as the YAML `type` names it: how to decode its settings and build it.
-/// Register one line per type in the gateway's channel registry.
+/// Register one line per type in `SwitchboardChannels` (the only target that imports channels).
 public struct ChannelType: Sendable {
     public let name: String
     private let decode: @Sendable (any Decoder) throws -> any Sendable
@@ -93,5 +99,24 @@ public struct ChannelType: Sendable {
 
     public func makeChannel(settings: any Decoder, environment: ChannelEnvironment) throws -> any Channel {
         try make(try decode(settings), environment)
+    }
+}
+
+/// The channel types a gateway can run, by YAML `type`. The host receives one and imports no
+/// channel module itself: `SwitchboardChannels.ChannelRegistry.catalog` is the full list.
+public struct ChannelCatalog: Sendable {
+    public let types: [ChannelType]
+
+    public init(_ types: [ChannelType]) { self.types = types }
+
+    public static let empty = ChannelCatalog([])
+
+    public func type(named name: String) -> ChannelType? { types.first { $0.name == name } }
+
+    public var names: [String] { types.map(\.name) }
+
+    /// Each type's settings check by name, as `ConfigLoader` takes them.
+    public var validators: [String: @Sendable (any Decoder) throws -> Void] {
+        Dictionary(types.map { type in (type.name, { @Sendable decoder in try type.validate(decoder) }) }, uniquingKeysWith: { a, _ in a })
     }
 }

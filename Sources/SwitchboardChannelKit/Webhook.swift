@@ -4,14 +4,19 @@ public import SwitchboardCore
 /// be checked over the raw bytes.
 public struct WebhookRequest: Sendable {
     public var method: String
+    /// What follows `/webhooks/<channel-id>/`, without a leading slash: empty for the webhook
+    /// itself, `receipts` for `/webhooks/<id>/receipts`. A channel answers 404 for paths it
+    /// does not serve.
+    public var path: String
     /// Query parameters (first value wins).
     public var query: [String: String]
     /// Header names lowercased.
     public var headers: [String: String]
     public var body: [UInt8]
 
-    public init(method: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(method: String, path: String = "", query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []) {
         self.method = method.uppercased()
+        self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.body = body
@@ -41,13 +46,17 @@ public struct WebhookResponse: Sendable, Hashable {
 
 /// A channel's verdict on a webhook request.
 public enum WebhookResult: Sendable {
-    /// Authentic. Store these messages durably (there may be none: an update the gateway
-    /// ignores), then answer `response`.
-    case accept([InboundMessage], response: WebhookResponse)
+    /// Authentic. Store these messages and delivery statuses durably (there may be none: an
+    /// update the gateway ignores), then answer `response`.
+    case accept([InboundMessage], statuses: [DeliveryStatusUpdate], response: WebhookResponse)
     /// Answer without storing anything: a rejection (401, 400) or a handshake.
     case respond(WebhookResponse)
 
-    public static func accept(_ messages: [InboundMessage]) -> WebhookResult { .accept(messages, response: .ok) }
+    public static func accept(_ messages: [InboundMessage]) -> WebhookResult { .accept(messages, statuses: [], response: .ok) }
+
+    public static func accept(_ messages: [InboundMessage], response: WebhookResponse) -> WebhookResult {
+        .accept(messages, statuses: [], response: response)
+    }
 }
 
 /// Compares two secrets in time that does not depend on where they differ.

@@ -67,6 +67,40 @@ public final class Conversation: InboundIntake, Sendable {
         if newWork { scheduler.nudge() }
     }
 
+    /// Records providers' delivery statuses. A free-form reminder refused because the client's
+    /// window had closed (WhatsApp 131047) is not lost: it goes out as the channel's
+    /// re-engagement template, or — with none configured — its step is logged as skipped
+    /// (`window_closed`).
+    public func receiveStatuses(_ updates: [DeliveryStatusUpdate]) async throws {
+        let effects = try await store.recordDeliveryStatuses(updates)
+        for effect in effects where effect.update.state == .failed && effect.update.windowClosed {
+            try await reengage(effect)
+        }
+    }
+
+    private func reengage(_ effect: DeliveryStatusEffect) async throws {
+        guard let outbox = effect.outbox, outbox.entry.purpose == .reminder, outbox.entry.delivery == .freeForm,
+            let run = outbox.entry.followUpRun, let step = outbox.entry.followUpStep
+        else { return }
+        let chat = try await store.existingChat(id: effect.message.chatID)
+        let now = clock.now()
+        let refused = "the provider refused the free-form reminder: \(effect.update.error ?? "the client's window had closed")"
+        guard let template = senders.capabilities(ofChannel: chat.channelID).reengagementTemplate else {
+            _ = try await store.updateFollowUp(chatID: chat.id) { _, _ in
+                [FollowUpDecision(kind: .skipped, reason: .windowClosed, run: run, step: step, at: now, detail: refused)]
+            }
+            logger.notice("reminder refused: window closed, no template configured", metadata: ["chat.id": "\(chat.id)"])
+            return
+        }
+        let entry = NewOutboxEntry(
+            chatID: chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reengagement(run: run, step: step).rawValue, text: outbox.entry.text,
+            delivery: .template(template), notBefore: now, followUpRun: run, followUpStep: step)
+        _ = try await store.enqueue(entry, usage: nil, chatChange: nil) { _, _ in
+            [FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: run, step: step, at: now, detail: refused + "; sending the template")]
+        }
+        scheduler.nudge()
+    }
+
     /// A human operator writes in a chat as the employee: the message is queued, the AI steps
     /// back for the operator pause, and — once delivered — it arms the follow-up chain.
     public func sendOperatorMessage(chatID: String, text: String) async throws -> OutboxEntry {

@@ -20,7 +20,16 @@ extension Scheduler {
                 try await fail(outboxEntry, planner: planner, error: "delivery was interrupted; not resent to avoid a duplicate", logger: logger)
                 return
             }
-            if entry.purpose == .reminder {
+            if OutboxKey(rawValue: entry.idempotencyKey).isReengagement {
+                // Stands in for a reminder already past: it goes out while that run is alive and
+                // the client has not written since (a reply reopens the window and ends the run).
+                let state = try await store.followUpState(chatID: chat.id)
+                guard let state, state.run == entry.followUpRun, [.scheduled, .sending, .finished].contains(state.status) else {
+                    try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain stopped before the template went out"),
+                                             chatChange: nil, followUp: nil)
+                    return
+                }
+            } else if entry.purpose == .reminder {
                 let state = try await store.followUpState(chatID: chat.id)
                 guard let state, state.status == .sending, state.run == entry.followUpRun, state.step == entry.followUpStep else {
                     try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain moved on before delivery"),
@@ -86,8 +95,9 @@ extension Scheduler {
                         switch entry.purpose {
                         case .reminder:
                             // A chain that stopped (and maybe started over) while the provider took
-                            // this one has recorded that step's end already.
-                            guard state.run == entry.followUpRun else { return [] }
+                            // this one has recorded that step's end already; a re-engagement
+                            // template stands in for a step whose end is recorded too.
+                            guard state.run == entry.followUpRun, !OutboxKey(rawValue: entry.idempotencyKey).isReengagement else { return [] }
                             return planner.apply(.reminderSent(step: entry.followUpStep ?? 0, at: sentAt), to: &state, facts: facts)
                         case .reply, .operator:
                             // The employee's message is now the last in the chat: the chain (re)starts.
@@ -149,7 +159,9 @@ extension Scheduler {
     private func fail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, logger: Logger) async throws {
         let now = clock.now()
         try await store.complete(outboxID: entry.id, .dead(at: now, error: error), chatChange: nil) { state, _ in
-            guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun else { return [] }
+            guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun,
+                !OutboxKey(rawValue: entry.entry.idempotencyKey).isReengagement
+            else { return [] }
             return planner.apply(.reminderFailed(step: step, at: now, detail: error), to: &state)
         }
         logger.warning("message ended as a dead letter", metadata: ["error": "\(error)"])

@@ -115,11 +115,16 @@ struct ChatDetailView: Encodable, Sendable {
         var edited: Bool
         @Nullable var followupStep: Int?
         @Nullable var deliveredAt: Date?
+        /// The provider's latest report on a message the gateway sent (`sent`, `delivered`,
+        /// `read`, `failed`), `null` before any; and its reason when it failed.
+        @Nullable var delivery: String?
+        @Nullable var deliveryError: String?
         /// What composing this message cost; `null` for messages no model wrote.
         @Nullable var usage: UsageView?
 
         enum CodingKeys: String, CodingKey {
-            case id, author, kind, text, at, edited, followupStep = "followup_step", deliveredAt = "delivered_at", usage
+            case id, author, kind, text, at, edited, followupStep = "followup_step", deliveredAt = "delivered_at", delivery
+            case deliveryError = "delivery_error", usage
         }
     }
 
@@ -219,7 +224,7 @@ extension Gateway {
                 .init(
                     id: message.id, author: message.author.rawValue, kind: message.kind.rawValue, text: message.text, at: message.at,
                     edited: message.isEdit, followupStep: message.followUpStep, deliveredAt: message.deliveredAt,
-                    usage: message.outboxID.flatMap { usageByOutbox[$0] })
+                    delivery: message.deliveryState?.rawValue, deliveryError: message.deliveryError, usage: message.outboxID.flatMap { usageByOutbox[$0] })
             },
             undelivered: outbox.filter { $0.status != .sent }.map { entry in
                 .init(

@@ -13,6 +13,7 @@ import SwitchboardScheduler
 struct ConfigWatcher: Service, CustomStringConvertible {
     let configPath: String
     let current: GatewayConfig
+    let channelValidators: ConfigLoader.ChannelValidators
     let conversation: Conversation
     let logger: Logger
     var interval: Duration = .seconds(2)
@@ -36,7 +37,7 @@ struct ConfigWatcher: Service, CustomStringConvertible {
             guard seen != lastSeen else { continue }
             lastSeen = seen
             do {
-                let loaded = try ConfigLoader(channelValidators: ChannelRegistry.validators).load(configPath: configPath)
+                let loaded = try ConfigLoader(channelValidators: channelValidators).load(configPath: configPath)
                 if loaded.channels.map(\.id).sorted() != good.channels.map(\.id).sorted() {
                     logger.warning("channel files changed: restart the gateway to apply channel changes")
                 }

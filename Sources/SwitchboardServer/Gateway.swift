@@ -5,7 +5,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import ServiceLifecycle
-import SwitchboardChannelKit
+public import SwitchboardChannelKit
 import SwitchboardComposer
 public import SwitchboardConfig
 public import SwitchboardCore
@@ -26,11 +26,17 @@ public struct GatewayOptions: Sendable {
     public var logger: Logger
     /// Adjusts the scheduler's tunables (attempt limits, pool sizes) after the config's.
     public var tuneScheduler: @Sendable (inout Scheduler.Configuration) -> Void = { _ in }
+    /// The channel types the gateway can run (`SwitchboardChannels.ChannelRegistry.catalog`).
+    /// The server imports no channel module: a channel file whose type is not here is reported
+    /// as an unknown type.
+    public var channelTypes: ChannelCatalog
 
     public init(
         clock: (any WallClock)? = nil, composer: (any Composer)? = nil, host: String? = nil, port: Int? = nil,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, logger: Logger = Logger(label: "switchboard")
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, logger: Logger = Logger(label: "switchboard"),
+        channelTypes: ChannelCatalog = .empty
     ) {
+        self.channelTypes = channelTypes
         self.clock = clock
         self.composer = composer
         self.host = host
@@ -134,7 +140,7 @@ public final class Gateway: Sendable {
         for channelConfig in config.channels where channelConfig.enabled {
             let health = ComponentHealth()
             channelHealth[channelConfig.id] = health
-            guard let type = ChannelRegistry.type(named: channelConfig.type) else {
+            guard let type = options.channelTypes.type(named: channelConfig.type) else {
                 health.fail("unknown channel type '\(channelConfig.type)'")
                 continue
             }
@@ -174,7 +180,9 @@ public final class Gateway: Sendable {
         }
         services.append(scheduler)
         services.append(
-            ConfigWatcher(configPath: config.configPath, current: config, conversation: conversation, logger: logger, onReload: { [self] reloaded in
+            ConfigWatcher(
+                configPath: config.configPath, current: config, channelValidators: options.channelTypes.validators, conversation: conversation, logger: logger,
+                onReload: { [self] reloaded in
                 self.applyReloaded(reloaded)
             }))
         let onServerRunning = options.onServerRunning

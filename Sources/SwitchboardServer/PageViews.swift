@@ -389,6 +389,13 @@ enum PageViews {
         var notes: [HTML] = []
         if let step = message.followupStep { notes.append(#"<span class="tag">Reminder · step \#(step)</span>"#) }
         if message.edited { notes.append(#"<span class="tag">Edited</span>"#) }
+        switch message.delivery {
+        case DeliveryState.failed.rawValue?:
+            notes.append(#"<span class="badge danger">Failed\#(message.deliveryError.map { ": \($0)" } ?? "")</span>"#)
+        case DeliveryState.read.rawValue?: notes.append(#"<span class="tag">Read</span>"#)
+        case DeliveryState.delivered.rawValue?: notes.append(#"<span class="tag">Delivered</span>"#)
+        default: break
+        }
         if let usage = message.usage {
             notes.append(
                 #"<span class="tokens" title="\#(formatted(usage.promptTokens)) prompt + \#(formatted(usage.completionTokens)) completion\#(usage.model.map { " · \($0)" } ?? "")">\#(formatted(usage.totalTokens)) tokens</span>"#)

@@ -25,11 +25,13 @@ extension Gateway {
         }
     }
 
-    /// `/webhooks/<channel-id>`: the channel verifies and normalizes; the gateway stores the
-    /// messages durably and only then answers the provider.
+    /// `/webhooks/<channel-id>` (and `/webhooks/<channel-id>/<path>`): the channel verifies and
+    /// normalizes; the gateway stores the messages and delivery statuses durably and only then
+    /// answers the provider.
     func addWebhookRoutes(to router: Router<GatewayRequestContext>) {
         let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
             let id = try context.parameters.require("channel")
+            let path = context.parameters.get("path") ?? ""
             guard let channel = self.channel(id: id) else {
                 return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running channel '\(id)'")))
             }
@@ -44,7 +46,7 @@ extension Gateway {
                     status: .init(code: refusal.status), headers: [.contentType: refusal.contentType],
                     body: .init(byteBuffer: ByteBuffer(bytes: refusal.body)))
             }
-            let limit = self.config.server.maxBodyBytes
+            let limit = channel.maxWebhookBodyBytes ?? self.config.server.maxBodyBytes
             if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
                 self.metrics.webhook(channel: id, status: 413)
                 return Response(status: .contentTooLarge, body: .init(byteBuffer: ByteBuffer(string: "body over \(limit) bytes")))
@@ -60,14 +62,15 @@ extension Gateway {
             for (key, value) in request.uri.queryParameters where query[String(key)] == nil {
                 query[String(key)] = String(value)
             }
-            let webhook = WebhookRequest(method: request.method.rawValue, query: query, headers: headers, body: Array(buffer: body))
+            let webhook = WebhookRequest(method: request.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body))
             let response: WebhookResponse
             switch await channel.handleWebhook(webhook) {
             case .respond(let answer):
                 response = answer
-            case .accept(let messages, let answer):
+            case .accept(let messages, let statuses, let answer):
                 do {
                     try await self.conversation.receive(messages)
+                    if !statuses.isEmpty { try await self.conversation.receiveStatuses(statuses) }
                     for message in messages { self.metrics.inbound(channel: id, outcome: message.isEdit ? "edit" : "stored") }
                 } catch {
                     // Not stored, so not acknowledged: the provider will deliver it again.
@@ -84,5 +87,8 @@ extension Gateway {
         }
         router.post("/webhooks/{channel}", use: handler)
         router.get("/webhooks/{channel}", use: handler)
+        // Sub-paths are the channel's to serve (the http channel's `/receipts`).
+        router.post("/webhooks/{channel}/{path}", use: handler)
+        router.get("/webhooks/{channel}/{path}", use: handler)
     }
 }

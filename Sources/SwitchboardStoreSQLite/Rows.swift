@@ -31,7 +31,8 @@ extension SQLiteStore {
             id: row["id"], chatID: row["chat_id"], author: Author(rawValue: row["author"]) ?? .system,
             kind: MessageKind(rawValue: row["kind"]) ?? .unsupported, text: row["text"], at: date(row["at"])!,
             providerMessageID: row["provider_message_id"], isEdit: row["is_edit"], followUpStep: row["followup_step"], outboxID: row["outbox_id"],
-            deliveredAt: date(row["delivered_at"]))
+            deliveredAt: date(row["delivered_at"]), deliveryState: (row["delivery_state"] as String?).flatMap(DeliveryState.init(rawValue:)),
+            deliveryError: row["delivery_error"])
     }
 
     static func outboxEntry(_ row: Row) throws -> OutboxEntry {

@@ -219,6 +219,24 @@ public final class SQLiteStore: Store {
             // ends the answer as a visible failure instead of retrying for ever.
             try db.execute(sql: "ALTER TABLE chats ADD COLUMN reply_attempts INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v7-delivery-states") { db in
+            // Providers report delivered/read/failed per message id, and a long text split into
+            // parts has one id per part: every id of a sent message points back at it.
+            try db.execute(
+                sql: """
+                    ALTER TABLE messages ADD COLUMN delivery_state TEXT;
+                    ALTER TABLE messages ADD COLUMN delivery_error TEXT;
+                    CREATE TABLE outbound_ids (
+                      channel_id TEXT NOT NULL,
+                      provider_message_id TEXT NOT NULL,
+                      message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+                      PRIMARY KEY (channel_id, provider_message_id)
+                    ) WITHOUT ROWID;
+                    INSERT OR IGNORE INTO outbound_ids (channel_id, provider_message_id, message_id)
+                      SELECT channel_id, provider_message_id, id FROM messages
+                      WHERE provider_message_id IS NOT NULL AND author NOT IN ('client', 'system');
+                    """)
+        }
         return migrator
     }
 
@@ -324,6 +342,37 @@ public final class SQLiteStore: Store {
                     sql: "UPDATE messages SET delivered_at = ? WHERE chat_id = ? AND delivered_at IS NULL AND id IN (\(marks))",
                     arguments: StatementArguments([at.timeIntervalSince1970, chatID] as [any DatabaseValueConvertible]) + StatementArguments(Array(batch)))
             }
+        }
+    }
+
+    public func recordDeliveryStatuses(_ updates: [DeliveryStatusUpdate]) async throws -> [DeliveryStatusEffect] {
+        guard !updates.isEmpty else { return [] }
+        return try await db.write { db in
+            var effects: [DeliveryStatusEffect] = []
+            for update in updates {
+                guard
+                    let row = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT m.* FROM outbound_ids o JOIN messages m ON m.id = o.message_id
+                            WHERE o.channel_id = ? AND o.provider_message_id = ?
+                            """,
+                        arguments: [update.channelID, update.providerMessageID])
+                else { continue }
+                var message = Self.message(row)
+                guard update.state.supersedes(message.deliveryState) else { continue }
+                message.deliveryState = update.state
+                message.deliveryError = update.state == .failed ? update.error : nil
+                if update.state == .delivered || update.state == .read, message.deliveredAt == nil { message.deliveredAt = update.at }
+                try db.execute(
+                    sql: "UPDATE messages SET delivery_state = ?, delivery_error = ?, delivered_at = ? WHERE id = ?",
+                    arguments: [update.state.rawValue, message.deliveryError, message.deliveredAt?.timeIntervalSince1970, message.id])
+                let outbox = try message.outboxID.flatMap { id in
+                    try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(Self.outboxEntry)
+                }
+                effects.append(DeliveryStatusEffect(update: update, message: message, outbox: outbox))
+            }
+            return effects
         }
     }
 
@@ -568,6 +617,11 @@ public final class SQLiteStore: Store {
                                arguments: [at.timeIntervalSince1970, outboxID])
                 let sent = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
                                                   providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
+                for id in ids {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO outbound_ids (channel_id, provider_message_id, message_id) VALUES (?, ?, ?)",
+                        arguments: [chat.channelID, id, sent.id])
+                }
                 if delivered {
                     try db.execute(sql: "UPDATE messages SET delivered_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, sent.id])
                 }

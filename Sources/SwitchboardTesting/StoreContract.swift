@@ -320,5 +320,28 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             let claimed = try await store.claimDueOutbox(now: t0.addingTimeInterval(60), owner: "a", leaseUntil: t0.addingTimeInterval(120), limit: 10)
             try ensure(claimed.map(\.entry.text) == ["We are closed"], "only the auto-reply is sent: \(claimed.map(\.entry.text))")
         },
+        StoreContract(name: "delivery statuses find every part of a sent message, move forward only, and ignore unknown ids") { store in
+            let chat = try await newChat(store)
+            let queued = try await store.enqueue(
+                NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "r1", text: "a long answer", notBefore: t0), usage: nil, followUp: nil)
+            guard let queued else { throw ContractViolation(description: "not queued") }
+            try await store.complete(outboxID: queued.id, .sent(at: t0, providerMessageIDs: ["p1", "p2"], delivered: false), chatChange: nil, followUp: nil)
+            func sentMessage() async throws -> StoredMessage? { try await store.messages(chatID: chat.id, limit: 10).first { $0.author == .employee } }
+            let read = try await store.recordDeliveryStatuses([
+                DeliveryStatusUpdate(channelID: "tg", providerMessageID: "p2", state: .read, at: t0.addingTimeInterval(5)),
+                DeliveryStatusUpdate(channelID: "tg", providerMessageID: "nobody", state: .read, at: t0),
+                DeliveryStatusUpdate(channelID: "other", providerMessageID: "p1", state: .read, at: t0),
+            ])
+            try ensure(read.count == 1 && read.first?.outbox?.id == queued.id, "one status matched, with its outbox entry: \(read)")
+            var message = try await sentMessage()
+            try ensure(message?.deliveryState == .read && message?.deliveredAt == t0.addingTimeInterval(5), "read through the second part: \(String(describing: message))")
+            let late = try await store.recordDeliveryStatuses([DeliveryStatusUpdate(channelID: "tg", providerMessageID: "p1", state: .delivered, at: t0.addingTimeInterval(9))])
+            try ensure(late.isEmpty, "a late delivered never undoes read")
+            _ = try await store.recordDeliveryStatuses([
+                DeliveryStatusUpdate(channelID: "tg", providerMessageID: "p1", state: .failed, at: t0.addingTimeInterval(10), error: "131026: undeliverable")
+            ])
+            message = try await sentMessage()
+            try ensure(message?.deliveryState == .failed && message?.deliveryError == "131026: undeliverable", "failure kept: \(String(describing: message))")
+        },
     ]
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardServer
 
@@ -19,7 +20,7 @@ struct Serve: AsyncParsableCommand {
             guard timeScale > 0 else { throw ValidationError("--time-scale must be positive") }
             config.timeScale = timeScale
         }
-        var gatewayOptions = GatewayOptions()
+        var gatewayOptions = GatewayOptions(channelTypes: ChannelRegistry.catalog)
         if let listen {
             let parts = listen.split(separator: ":")
             guard parts.count >= 2, let port = Int(parts.last!) else { throw ValidationError("--listen must be HOST:PORT") }

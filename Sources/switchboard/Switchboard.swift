@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer

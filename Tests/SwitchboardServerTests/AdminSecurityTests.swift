@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardFakes

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardFakes
@@ -70,7 +71,7 @@ final class GatewayHarness: Sendable {
             return logger
         }()
         let port = self.port
-        var options = GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger)
+        var options = GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger, channelTypes: ChannelRegistry.catalog)
         options.tuneScheduler = tuneScheduler
         gateway = try Gateway(config: config, options: options)
         let app = gateway.application()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer
@@ -26,6 +27,25 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
                 config: "employees:\n  - id: \(sampleEmployee)\n", file: "config.yaml", channels: [("Sources/Channels/\(folder)/sample.yaml", sample)],
                 baseDirectory: "/tmp")
         }
+    }
+
+    /// The server takes the catalog it is given: no file of it imports a channel module, and
+    /// Package.swift gives it none as a dependency.
+    @Test func theServerImportsNoChannelModule() throws {
+        let folders = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Sources/Channels").path)
+        let modules = folders.map { "\($0)Channel" }
+        let serverDirectory = root.appendingPathComponent("Sources/SwitchboardServer")
+        for file in try FileManager.default.contentsOfDirectory(atPath: serverDirectory.path) where file.hasSuffix(".swift") {
+            let text = try String(contentsOf: serverDirectory.appendingPathComponent(file), encoding: .utf8)
+            for module in modules {
+                #expect(!text.contains("import \(module)\n"), "SwitchboardServer/\(file) imports \(module)")
+            }
+        }
+        let manifest = try String(contentsOf: root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let server = try #require(manifest.range(of: "name: \"SwitchboardServer\"")).upperBound
+        let serverTarget = try #require(manifest[server...].components(separatedBy: "swiftSettings").first)
+        for module in modules { #expect(!serverTarget.contains("\"\(module)\""), "SwitchboardServer depends on \(module)") }
+        #expect(Set(ChannelRegistry.catalog.names).count == ChannelRegistry.catalog.names.count, "one type per name")
     }
 
     @Test func theShippedConfigAndChannelsPassCheck() throws {

@@ -4,6 +4,7 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOWebSocket
+import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer
@@ -60,7 +61,7 @@ final class WidgetGatewayHarness: Sendable {
         logger.logLevel = .warning
         let port = self.portBox
         let gateway = try Gateway(
-            config: config, options: GatewayOptions(clock: clock, composer: composer, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger))
+            config: config, options: GatewayOptions(clock: clock, composer: composer, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger, channelTypes: ChannelRegistry.catalog))
         self.directory = directory
         self.clock = clock
         self.gateway = gateway

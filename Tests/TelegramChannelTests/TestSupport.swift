@@ -41,6 +41,9 @@ final class RecordingIntake: InboundIntake {
         }
         if fail { throw Failure() }
     }
+
+    /// Telegram reports no delivery statuses.
+    func receiveStatuses(_ updates: [DeliveryStatusUpdate]) async throws { precondition(updates.isEmpty) }
 }
 
 enum Fixtures {

@@ -16,7 +16,7 @@ struct WebhookTests {
 
     private func status(_ result: WebhookResult) -> Int {
         switch result {
-        case .accept(_, let response): response.status
+        case .accept(_, _, let response): response.status
         case .respond(let response): response.status
         }
     }
@@ -117,7 +117,7 @@ struct WebhookTests {
     @Test(arguments: expectations)
     func fixtureNormalizes(_ expected: Expectation) async throws {
         let result = await post(try Fixtures.bytes(expected.fixture))
-        guard case .accept(let messages, let response) = result else {
+        guard case .accept(let messages, _, let response) = result else {
             Issue.record("not accepted: \(result)")
             return
         }
@@ -142,7 +142,7 @@ struct WebhookTests {
     @Test(arguments: ["channel_post", "my_chat_member_unblocked", "service_new_members"])
     func ignoredUpdatesAreAcceptedWithoutMessages(fixture: String) async throws {
         let result = await post(try Fixtures.bytes(fixture))
-        guard case .accept(let messages, let response) = result else {
+        guard case .accept(let messages, _, let response) = result else {
             Issue.record("an ignored update was not acknowledged: \(result)")
             return
         }
@@ -152,7 +152,7 @@ struct WebhookTests {
 
     @Test func buttonPressIsAnsweredInTheWebhookResponse() async throws {
         let result = await post(try Fixtures.bytes("callback_query"))
-        guard case .accept(_, let response) = result else {
+        guard case .accept(_, _, let response) = result else {
             Issue.record("not accepted")
             return
         }

@@ -27,6 +27,8 @@ final class StoreIntake: InboundIntake {
             _ = try await store.recordInbound(message, employeeID: "alexey") { _, _ in [] }
         }
     }
+
+    func receiveStatuses(_ updates: [DeliveryStatusUpdate]) async throws { _ = try await store.recordDeliveryStatuses(updates) }
 }
 
 /// A socket that records what the channel sends, and the inbound stream that plays the browser.

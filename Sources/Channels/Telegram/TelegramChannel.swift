@@ -56,10 +56,13 @@ public struct TelegramChannel: Channel {
         return nil
     }
 
+    public var maxWebhookBodyBytes: Int? { configuration.maxBodyBytes }
+
     /// Verifies `X-Telegram-Bot-Api-Secret-Token` against `webhook_secret` before reading a
     /// byte of the body, then decodes one Update and normalizes it. Ignored update types are
     /// still accepted (200), so Telegram does not redeliver them.
     public func handleWebhook(_ request: WebhookRequest) async -> WebhookResult {
+        guard request.path.isEmpty else { return .respond(.text(404, "a Telegram channel serves only /webhooks/\(id)")) }
         if let refusal = screenWebhook(method: request.method, headers: request.headers) { return .respond(refusal) }
         guard request.body.count <= configuration.maxBodyBytes else {
             return .respond(.text(413, "body larger than max_body_bytes"))

@@ -10,6 +10,14 @@ public struct OutboxKey: RawRepresentable, Sendable, Hashable {
     /// Step `step` of chain run `run`: a reminder goes out at most once per (chat, run, step).
     public static func reminder(run: Int, step: Int) -> OutboxKey { OutboxKey(rawValue: "reminder:\(run):\(step)") }
 
+    /// The re-engagement template sent in place of reminder (run, step) after the provider
+    /// refused its free-form text because the client's window had closed.
+    public static func reengagement(run: Int, step: Int) -> OutboxKey { OutboxKey(rawValue: "reengagement:\(run):\(step)") }
+
+    /// Whether this is a `reengagement(run:step:)` key: such an entry stands in for a reminder
+    /// whose step the chain has already moved past.
+    public var isReengagement: Bool { rawValue.hasPrefix("reengagement:") }
+
     /// The employee's answer to the client's message of `answering`.
     public static func reply(answering: Date) -> OutboxKey { OutboxKey(rawValue: "reply:\(milliseconds(answering))") }
 

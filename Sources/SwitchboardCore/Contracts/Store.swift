@@ -45,6 +45,11 @@ public protocol Store: CursorStore {
     /// Records that the recipient got these messages of the chat (the first delivery counts;
     /// later calls keep it). Ids of other chats are ignored.
     func markDelivered(chatID: String, messageIDs: [Int64], at: Date) async throws
+    /// Applies providers' delivery statuses to the messages the gateway sent, matched by
+    /// (channel, provider message id) — every id of a message split into parts counts. A status
+    /// never moves a message backwards (`DeliveryState.supersedes`); `delivered` and `read` also
+    /// set `deliveredAt`. Unknown ids are ignored. Returns the statuses that changed a message.
+    func recordDeliveryStatuses(_ updates: [DeliveryStatusUpdate]) async throws -> [DeliveryStatusEffect]
 
     // MARK: Follow-ups
 

@@ -122,12 +122,18 @@ public struct StoredMessage: Sendable, Hashable {
     /// the channel; for a recipient who may be offline (a widget visitor) delivery can come much
     /// later, on reconnect, and `nil` means it is still waiting.
     public var deliveredAt: Date?
+    /// For messages the gateway sent: the provider's latest report (`nil` before any), and its
+    /// reason when it failed.
+    public var deliveryState: DeliveryState?
+    public var deliveryError: String?
 
     public init(
         id: Int64, chatID: String, author: Author, kind: MessageKind, text: String, at: Date,
         providerMessageID: String? = nil, isEdit: Bool = false, followUpStep: Int? = nil, outboxID: Int64? = nil,
-        deliveredAt: Date? = nil
+        deliveredAt: Date? = nil, deliveryState: DeliveryState? = nil, deliveryError: String? = nil
     ) {
+        self.deliveryState = deliveryState
+        self.deliveryError = deliveryError
         self.id = id
         self.chatID = chatID
         self.author = author
