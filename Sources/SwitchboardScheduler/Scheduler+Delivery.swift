@@ -58,8 +58,9 @@ extension Scheduler {
             let logger = logger
             do {
                 receipt = try await sender.send(
-                    OutboundMessage(chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
-                                    delivery: entry.delivery))
+                    OutboundMessage(
+                        chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text, delivery: entry.delivery,
+                        purpose: entry.purpose, followUpStep: entry.followUpStep, idempotencyKey: "\(chat.id):\(entry.idempotencyKey)"))
             } catch let error as DeliveryError {
                 try await recordShielded { try await self.recordFailure(outboxEntry, error, chat: chat, planner: planner, logger: logger) }
                 return

@@ -14,8 +14,23 @@ public struct OutboundMessage: Sendable, Hashable {
     public var conversationKey: String
     public var text: String
     public var delivery: Delivery
+    /// Why it is sent (a reply, a reminder, an operator's message, the auto-reply); `nil` when
+    /// the sender is called outside the outbox (a test).
+    public var purpose: OutboxPurpose?
+    /// For reminders: the chain step (1-based).
+    public var followUpStep: Int?
+    /// Stable across retries of this message and unique in the gateway (`<chat id>:<outbox key>`),
+    /// for providers that deduplicate on a key the sender chooses (the http channel's
+    /// `Idempotency-Key`).
+    public var idempotencyKey: String?
 
-    public init(chatID: String, channelID: String, conversationKey: String, text: String, delivery: Delivery = .freeForm) {
+    public init(
+        chatID: String, channelID: String, conversationKey: String, text: String, delivery: Delivery = .freeForm, purpose: OutboxPurpose? = nil,
+        followUpStep: Int? = nil, idempotencyKey: String? = nil
+    ) {
+        self.purpose = purpose
+        self.followUpStep = followUpStep
+        self.idempotencyKey = idempotencyKey
         self.chatID = chatID
         self.channelID = channelID
         self.conversationKey = conversationKey
