@@ -628,6 +628,13 @@ public final class SQLiteStore: Store {
             case .retry(let at, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, error, outboxID])
+            case .postponed(let at, let reason):
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, attempts = max(attempts - 1, 0),
+                          lease_owner = NULL, lease_until = NULL WHERE id = ?
+                        """,
+                    arguments: [at.timeIntervalSince1970, reason, outboxID])
             case .dead(_, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [error, outboxID])

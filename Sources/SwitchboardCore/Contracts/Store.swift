@@ -249,6 +249,9 @@ public enum OutboxOutcome: Sendable, Hashable {
     /// is offline; the channel marks it delivered later (`markDelivered`).
     case sent(at: Date, providerMessageIDs: [String], delivered: Bool = true)
     case retry(at: Date, error: String)
+    /// Not attempted after all (its channel is not running): pending again at `at`, and the
+    /// claim that counted an attempt is given back.
+    case postponed(at: Date, reason: String)
     /// Undeliverable: kept as a dead letter and shown on the chat.
     case dead(at: Date, error: String)
     case cancelled(at: Date, reason: String)
