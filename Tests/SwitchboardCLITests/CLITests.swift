@@ -161,6 +161,25 @@ import Testing
 
     // MARK: serve
 
+    /// SIGHUP reloads the config and channel files at once, without a file having changed, and
+    /// SIGTERM still stops the gateway cleanly.
+    @Test func sighupReloadsTheConfigAtOnce() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        var stopped = false
+        defer { if !stopped { gateway.send(SIGKILL) } }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("gateway listening") }
+        #expect(!gateway.output.contains("config reloaded"))
+        gateway.send(SIGHUP)
+        try await eventually("reloaded on the signal") { gateway.output.contains("config reloaded") && gateway.output.contains("reload.cause=signal") }
+        gateway.send(SIGTERM)
+        let status = await gateway.wait()
+        stopped = true
+        #expect(status == 0, "SIGTERM ends it cleanly")
+    }
+
     @Test func anUnknownLogLevelIsAUsageError() async throws {
         let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-level", "nonsense"])
         #expect(result.status == 64, "a usage error (EX_USAGE), before anything starts: \(result)")
