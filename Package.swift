@@ -187,7 +187,10 @@ let package = Package(
         // Runs the built `switchboard` executable as a subprocess: exit status, output, errors.
         .testTarget(
             name: "SwitchboardCLITests",
-            dependencies: ["SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting"],
+            dependencies: [
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
