@@ -117,6 +117,21 @@ struct WebhookTests {
         #expect(await channel.handleWebhook(request).answer.status == 401)
     }
 
+    @Test func aMalformedRequestIsNotRememberedAsSeen() async throws {
+        let channel = makeChannel(time: time)
+        let request = signedRequest(#"{"message_id": "m-1", "text": "no chat"}"#, timestamp: time.unix)
+        #expect(await channel.handleWebhook(request).answer == (400, "chat_id is missing"))
+        #expect(await channel.handleWebhook(request).answer == (400, "chat_id is missing"), "the same answer, not a replay")
+    }
+
+    @Test func eachEndpointTakesOnlyItsOwnBatchKey() async throws {
+        let channel = makeChannel(time: time)
+        let receipts = #"{"receipts": [{"message_id": "sb_1", "status": "read"}]}"#
+        #expect(await channel.handleWebhook(signedRequest(receipts, timestamp: time.unix)).answer == (400, "message_id is missing"))
+        let messages = #"{"messages": [{"message_id": "a", "chat_id": "1", "text": "one"}]}"#
+        #expect(await channel.handleWebhook(signedRequest(messages, path: "receipts", timestamp: time.unix)).answer == (400, "message_id is missing"))
+    }
+
     @Test func aBatchIsAcceptedWhole() async throws {
         let channel = makeChannel(time: time)
         let batch = #"{"messages": [{"message_id": "a", "chat_id": "1", "text": "one"}, {"message_id": "b", "chat_id": "2", "text": "two", "client": {"name": "Bo"}}]}"#

@@ -24,6 +24,8 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
     public static let maxBatch = 1000
     /// How much of a refusing receiver's answer is kept in the error (and the dead letter).
     static let maxAnswerBytes = 500
+    /// How much of an answer is read at most; receivers answer with a few bytes.
+    static let maxDrainBytes = 1 << 20
 
     public let id: String
     public let configuration: Configuration
@@ -78,16 +80,22 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
             logger.notice("Rejected an unsigned or wrongly signed request", metadata: ["http.reason": "\(error.message)"])
             return .respond(.text(401, error.message))
         }
+        let result =
+            switch kind {
+            case .messages: acceptMessages(request.body)
+            case .receipts: acceptReceipts(request.body)
+            }
+        // Only a valid body is remembered, so the same malformed request gets the same 400.
+        guard case .accept = result else { return result }
         guard replays.firstSight(signature, expires: now.addingTimeInterval(2 * Signer.tolerance), now: now) else {
             logger.notice("Rejected a replayed request")
             return .respond(
-                .text(409, "this exact signed request was already received; to send it again, sign it again with a fresh timestamp (message_id keeps it from being stored twice)"))
+                .text(
+                    409,
+                    "this exact signed request was already received; to send it again, sign it again with a fresh timestamp (message_id keeps it from being stored twice)"
+                ))
         }
-
-        switch kind {
-        case .messages: return acceptMessages(request.body)
-        case .receipts: return acceptReceipts(request.body)
-        }
+        return result
     }
 
     private enum BodyKind { case messages, receipts }
@@ -95,7 +103,7 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
     private func acceptMessages(_ body: [UInt8]) -> WebhookResult {
         let wire: [InboundWireMessage]
         do throws(Malformed) {
-            wire = try Self.decodeOneOrBatch(body, batchKey: "messages", single: InboundWireMessage.self, batch: InboundWireBatch.self, elements: \.messages)
+            wire = try Self.decodeOneOrBatch(body, batchKey: "messages", single: InboundWireMessage.self)
         } catch {
             return .respond(.text(400, error.message))
         }
@@ -119,7 +127,7 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
     private func acceptReceipts(_ body: [UInt8]) -> WebhookResult {
         let wire: [WireReceipt]
         do throws(Malformed) {
-            wire = try Self.decodeOneOrBatch(body, batchKey: "receipts", single: WireReceipt.self, batch: WireReceiptBatch.self, elements: \.receipts)
+            wire = try Self.decodeOneOrBatch(body, batchKey: "receipts", single: WireReceipt.self)
         } catch {
             return .respond(.text(400, error.message))
         }
@@ -151,36 +159,24 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
     /// A malformed body, with where and what is wrong.
     struct Malformed: Error { var message: String }
 
-    /// A single object, or `{"<batchKey>": [...]}` with 1…``maxBatch`` elements.
-    static func decodeOneOrBatch<Single: Decodable, Batch: Decodable>(
-        _ body: [UInt8], batchKey: String, single: Single.Type, batch: Batch.Type, elements: KeyPath<Batch, [Single]>
-    ) throws(Malformed) -> [Single] {
-        let data = Data(body)
-        let object: [String: Any]
+    /// A single object, or `{"<batchKey>": [...]}` with at most ``maxBatch`` elements.
+    static func decodeOneOrBatch<Single: Decodable>(_ body: [UInt8], batchKey: String, single: Single.Type) throws(Malformed) -> [Single] {
+        let list: [Single]
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw Malformed(message: "body must be a JSON object")
-            }
-            object = parsed
-        } catch let error as Malformed {
-            throw error
-        } catch {
+            let decoder = JSONDecoder()
+            decoder.userInfo[OneOrBatch<Single>.batchKey] = batchKey
+            list = try decoder.decode(OneOrBatch<Single>.self, from: Data(body)).elements
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty && context.underlyingError != nil {
             throw Malformed(message: "body is not valid JSON")
-        }
-        do {
-            if object[batchKey] != nil {
-                let list = try JSONDecoder().decode(Batch.self, from: data)[keyPath: elements]
-                guard list.count <= maxBatch else {
-                    throw Malformed(message: "\(batchKey) has \(list.count) elements; send at most \(maxBatch) per request")
-                }
-                return list
-            }
-            return [try JSONDecoder().decode(Single.self, from: data)]
-        } catch let error as Malformed {
-            throw error
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw Malformed(message: "body must be a JSON object")
         } catch {
             throw Malformed(message: Self.decodingSummary(error))
         }
+        guard list.count <= maxBatch else {
+            throw Malformed(message: "\(batchKey) has \(list.count) elements; send at most \(maxBatch) per request")
+        }
+        return list
     }
 
     /// Where decoding failed and why, without the payload (it is a client's message).
@@ -278,10 +274,14 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
             let response = try await environment.httpClient.execute(request, timeout: .seconds(Int64(configuration.requestTimeout)))
             status = Int(response.status.code)
             retryAfter = response.headers.first(name: "Retry-After")
-            // Only the start of an answer is kept; the rest is drained so the connection can be reused.
+            // Only the start of an answer is kept. The rest is read, up to a limit, so the
+            // connection can be reused; past it the client closes the connection instead.
             var collected = ByteBuffer()
-            for try await var chunk in response.body where collected.readableBytes < Self.maxAnswerBytes {
-                collected.writeBuffer(&chunk)
+            var total = 0
+            for try await var chunk in response.body {
+                total += chunk.readableBytes
+                if collected.readableBytes <= Self.maxAnswerBytes { collected.writeBuffer(&chunk) }
+                if total > Self.maxDrainBytes { break }
             }
             answer = collected
         } catch {

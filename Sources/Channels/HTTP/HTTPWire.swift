@@ -39,11 +39,6 @@ struct InboundWireMessage: Decodable {
     }
 }
 
-/// `{"messages": [...]}`.
-struct InboundWireBatch: Decodable {
-    var messages: [InboundWireMessage]
-}
-
 /// One delivery receipt: `POST /webhooks/<id>/receipts`, alone or in `{"receipts": [...]}`.
 struct WireReceipt: Decodable {
     enum Status: String, Decodable, CaseIterable {
@@ -72,9 +67,29 @@ struct WireReceipt: Decodable {
     }
 }
 
-/// `{"receipts": [...]}`.
-struct WireReceiptBatch: Decodable {
-    var receipts: [WireReceipt]
+/// One element, or the array of a batch under the key the decoder's ``batchKey`` names
+/// (`messages`, `receipts`).
+struct OneOrBatch<Element: Decodable>: Decodable {
+    var elements: [Element]
+
+    // The initializer is failable only in its signature: it accepts every string.
+    static var batchKey: CodingUserInfoKey { CodingUserInfoKey(rawValue: "switchboard.http.batchKey")! }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        if let name = decoder.userInfo[Self.batchKey] as? String, container.contains(Key(stringValue: name)) {
+            elements = try container.decode([Element].self, forKey: Key(stringValue: name))
+        } else {
+            elements = [try Element(from: decoder)]
+        }
+    }
 }
 
 /// What the channel POSTs to `outbound_url`.
@@ -136,10 +151,6 @@ struct Timestamp: Decodable {
     }
 
     static func parse(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        (try? Date.ISO8601FormatStyle().parse(text)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
     }
 }
