@@ -71,6 +71,15 @@ private struct HTTPChannelHarness {
         return try json(body)
     }
 
+    /// Waits until the reply has armed step 1 for `instant`: moving the clock before the reply
+    /// is recorded would anchor the chain at the moved time.
+    func waitUntilArmed(_ chatID: String, at instant: Date) async throws {
+        try await eventually("step 1 armed for \(instant)") {
+            let state = try await gateway.gateway.store.followUpState(chatID: chatID)
+            return state?.status == .scheduled && state?.step == 1 && state?.sendsAt == instant
+        }
+    }
+
     func decisionLog(_ chatID: String) async throws -> [String] {
         try await gateway.gateway.store.decisions(chatID: chatID).map { "\($0.kind.rawValue):\($0.reason.rawValue):\($0.step.map(String.init) ?? "-")" }
     }
@@ -243,6 +252,7 @@ private struct HTTPChannelHarness {
         _ = try await h.post(HTTPChannelHarness.message("m-1"))
         try await eventually("the reply") { h.receiver.accepted.count == 1 }
         let chat = try #require(try await h.chat())
+        try await h.waitUntilArmed(chat.id, at: t0.addingTimeInterval(3600))
 
         h.gateway.manualClock.advance(to: t0.addingTimeInterval(3600))
         try await eventually("reminder 1, inside the window") { h.receiver.accepted.contains { $0.followup_step == 1 } }
@@ -263,6 +273,9 @@ private struct HTTPChannelHarness {
         switch windowCase {
         case .pullIn:
             try await eventually("reminder 2, pulled in") { h.receiver.accepted.contains { $0.followup_step == 2 } }
+            try await eventually("reminder 2 recorded") {
+                try await h.gateway.gateway.store.messages(chatID: chat.id, limit: 20).contains { $0.followUpStep == 2 }
+            }
             let step2 = try #require(try await h.gateway.gateway.store.messages(chatID: chat.id, limit: 20).first { $0.followUpStep == 2 })
             #expect(step2.at < windowCloses, "before the window closed")
             #expect(h.receiver.accepted.first { $0.followup_step == 2 }?.template == nil)
@@ -289,6 +302,7 @@ private struct HTTPChannelHarness {
         _ = try await h.post(HTTPChannelHarness.message("m-1"))
         try await eventually("the reply") { h.receiver.accepted.count == 1 }
         let chat = try #require(try await h.chat())
+        try await h.waitUntilArmed(chat.id, at: t0.addingTimeInterval(3600))
         h.gateway.manualClock.advance(to: t0.addingTimeInterval(3600))
         try await eventually("reminder 1") { h.receiver.accepted.contains { $0.followup_step == 1 } }
         let reminder = try #require(h.receiver.accepted.first { $0.followup_step == 1 })
