@@ -83,12 +83,26 @@ let package = Package(
             exclude: ["README.md", "sample.yaml"],
             resources: [.embedInCode("widget.js"), .embedInCode("demo.html")],
             swiftSettings: strict),
+        // The generic channel: any system that speaks signed JSON over HTTP (docs/http-channel.md).
+        .target(
+            name: "HTTPChannel",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/HTTP",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
         // In-process fakes of the providers (Telegram Bot API, OpenAI-compatible server) on 127.0.0.1.
         .target(
             name: "SwitchboardFakes",
             dependencies: [
                 "SwitchboardCore", "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -105,7 +119,7 @@ let package = Package(
         // The channel registry: the one target that imports channel modules (one line per type).
         .target(
             name: "SwitchboardChannels",
-            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WidgetChannel"],
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WidgetChannel", "HTTPChannel"],
             swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
         // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
@@ -163,6 +177,15 @@ let package = Package(
             name: "TelegramChannelTests",
             dependencies: ["TelegramChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HTTPChannelTests",
+            dependencies: [
+                "HTTPChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "WidgetChannelTests",

@@ -1,4 +1,5 @@
 public import SwitchboardChannelKit
+import HTTPChannel
 import TelegramChannel
 import WidgetChannel
 
@@ -9,6 +10,7 @@ public enum ChannelRegistry {
     public static let catalog = ChannelCatalog([
         telegramChannelType,
         widgetChannelType,
+        httpChannelType,
     ])
 
     public static func type(named name: String) -> ChannelType? { catalog.type(named: name) }
