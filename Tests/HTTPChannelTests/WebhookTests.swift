@@ -99,6 +99,18 @@ struct WebhookTests {
         #expect(await channel.handleWebhook(signedRequest(message, timestamp: time.unix)).answer.status == 200)
     }
 
+    /// A request the gateway could not store (503) is forgotten: the provider's identical retry is taken.
+    @Test func anIdenticalRetryIsTakenWhenTheFirstAttemptWasNotStored() async throws {
+        let channel = makeChannel(time: time)
+        let request = signedRequest(message, timestamp: time.unix)
+        #expect(await channel.handleWebhook(request).answer.status == 200)
+        channel.webhookNotStored(request)
+        time.advance(seconds: 5)
+        let retry = await channel.handleWebhook(request)
+        #expect(retry.answer.status == 200 && retry.accepted)
+        #expect(await channel.handleWebhook(request).answer.status == 409, "once taken, it is remembered again")
+    }
+
     @Test func anIdenticalSignedRequestIsRefusedAsAReplayUntilItExpires() async throws {
         let channel = makeChannel(time: time)
         let request = signedRequest(message, timestamp: time.unix)
@@ -107,7 +119,7 @@ struct WebhookTests {
         let replay = await channel.handleWebhook(request)
         #expect(replay.answer.status == 409)
         #expect(!replay.accepted)
-        #expect(replay.answer.text.contains("sign it again with a fresh timestamp"))
+        #expect(replay.answer.text.contains("already received and stored"))
         // Re-signed, the same message goes through (and the store dedupes it on message_id).
         let resent = await channel.handleWebhook(signedRequest(message, timestamp: time.unix))
         #expect(resent.answer.status == 200)

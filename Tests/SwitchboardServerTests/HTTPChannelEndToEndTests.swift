@@ -119,7 +119,7 @@ private struct HTTPChannelHarness {
         #expect(try await h.post(message, timestamp: now).0 == 200)
         let replay = try await h.post(message, timestamp: now)
         #expect(replay.0 == 409)
-        #expect(replay.1.contains("sign it again"))
+        #expect(replay.1.contains("already received and stored"))
         // The sender's retry, signed again: acknowledged, not stored twice.
         #expect(try await h.post(message, timestamp: now - 1) == (200, #"{"accepted":1}"#))
         // A batch repeating it next to a new message from another client.

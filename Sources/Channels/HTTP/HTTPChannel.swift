@@ -92,10 +92,20 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
             return .respond(
                 .text(
                     409,
-                    "this exact signed request was already received; to send it again, sign it again with a fresh timestamp (message_id keeps it from being stored twice)"
+                    "this exact signed request was already received and stored; nothing to do (to send new content, sign a new request)"
                 ))
         }
         return result
+    }
+
+    /// The gateway could not store an accepted request (it answered 503): its identical retry
+    /// must be taken, not refused as a replay.
+    public func webhookNotStored(_ request: WebhookRequest) {
+        guard
+            let signature = try? signer.verify(
+                signature: request.header(Signer.signatureHeader), timestamp: request.header(Signer.timestampHeader), body: request.body, now: realNow())
+        else { return }
+        replays.forget(signature)
     }
 
     private enum BodyKind { case messages, receipts }

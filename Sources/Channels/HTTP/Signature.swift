@@ -114,5 +114,9 @@ final class ReplayGuard: Sendable {
         }
     }
 
+    /// Lets `signature` be accepted again (its request was not stored after all). Its queue
+    /// entry stays until it expires; it only drops a signature no longer in `seen`.
+    func forget(_ signature: String) { state.withLock { _ = $0.seen.remove(signature) } }
+
     var count: Int { state.withLock { $0.seen.count } }
 }
