@@ -7,6 +7,7 @@ public struct GatewayConfig: Sendable {
     public var admin: Admin
     public var composer: ComposerSettings
     public var conversation: Conversation
+    public var workers = Workers()
     /// Simulated time runs this many times faster than real time (demos, black-box tests).
     public var timeScale: Double
     public var employees: [Employee]
@@ -99,6 +100,14 @@ public struct GatewayConfig: Sendable {
         public static let defaultBudgetReply = "Thank you for your message! We have received it and will get back to you as soon as we can."
     }
 
+    /// `workers:` — how much the scheduler does at once.
+    public struct Workers: Sendable, Hashable {
+        /// `compositions`: AI replies composed at once; reminders have a pool of the same size. Default 4.
+        public var compositions = 4
+        /// `deliveries`: messages handed to channels at once (each channel's send-rate cap applies on top). Default 8.
+        public var deliveries = 8
+    }
+
     /// The roster the core works with.
     public var roster: Roster {
         Roster(employees: employees, channelOwners: Dictionary(channels.map { ($0.id, $0.employeeID) }, uniquingKeysWith: { a, _ in a }))
@@ -130,7 +139,7 @@ public struct ChannelConfig: Sendable {
 extension GatewayConfig: RedactedDescription {
     public var redactedFields: KeyValuePairs<String, Any> {
         [
-            "server": server, "storage": storage, "admin": admin, "composer": composer, "conversation": conversation,
+            "server": server, "storage": storage, "admin": admin, "composer": composer, "conversation": conversation, "workers": workers,
             "timeScale": timeScale, "employees": employees.map(\.id), "channels": channels, "configPath": configPath,
         ]
     }

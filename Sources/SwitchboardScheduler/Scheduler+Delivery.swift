@@ -59,6 +59,16 @@ extension Scheduler {
                     chatChange: nil, followUp: nil)
                 return
             }
+            do {
+                try await pacer.admit(channelID: chat.channelID, conversationKey: chat.conversationKey, pace: sender.capabilities.pace)
+            } catch {
+                // Shutting down while waiting for a slot: nothing went out, so it is not an attempt.
+                try await recordShielded {
+                    try await self.store.complete(outboxID: outboxEntry.id, .postponed(at: self.clock.now(), reason: "not sent: the gateway stopped"),
+                                                  chatChange: nil, followUp: nil)
+                }
+                return
+            }
             let receipt: DeliveryReceipt
             let logger = logger
             do {

@@ -78,14 +78,17 @@ public final class Scheduler: Service, Sendable {
     let configuration: Configuration
     /// Told when the composer fails in a way only an admin can fix, and when it works again.
     let composerHealth: ComponentHealth?
+    /// Spaces deliveries under each channel's send-rate caps (`ChannelCapabilities.pace`).
+    let pacer: Pacer
     /// Starts as `configuration.replyBudget`; a reloaded config replaces it.
     private let replyBudgetBox: Mutex<ReplyBudget?>
     private let wakes: [Work: WakeSignal] = Dictionary(uniqueKeysWithValues: Work.allCases.map { ($0, WakeSignal()) })
 
     public init(
         store: any Store, composer: any Composer, senders: ChannelSenders, roster: LiveRoster, clock: any WallClock,
-        logger: Logger, configuration: Configuration = Configuration(), composerHealth: ComponentHealth? = nil
+        logger: Logger, configuration: Configuration = Configuration(), composerHealth: ComponentHealth? = nil, pacer: Pacer = Pacer()
     ) {
+        self.pacer = pacer
         self.store = store
         self.composer = composer
         self.senders = senders

@@ -124,6 +124,8 @@ public final class Gateway: Sendable {
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.historyLimit = config.conversation.historyLimit
         schedulerConfiguration.replyBudget = Self.replyBudget(config.conversation)
+        schedulerConfiguration.compositionWorkers = config.workers.compositions
+        schedulerConfiguration.deliveryWorkers = config.workers.deliveries
         options.tuneScheduler(&schedulerConfiguration)
         let scheduler = Scheduler(
             store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,

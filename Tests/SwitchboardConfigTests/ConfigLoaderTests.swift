@@ -258,6 +258,13 @@ private let minimal = """
         #expect(a.channels[0].fingerprint != c.channels[0].fingerprint)
     }
 
+    @Test func workerPoolsHaveDefaultsAndAreRead() throws {
+        #expect(try parse(minimal).workers == GatewayConfig.Workers())
+        let workers = try parse("workers: { compositions: 8, deliveries: 32 }\n" + minimal).workers
+        #expect(workers.compositions == 8 && workers.deliveries == 32)
+        #expect(problems("workers: { compositions: 0, deliverys: 3 }\n" + minimal).count == 2)
+    }
+
     @Test func connectionLimitsHaveDefaultsAndAreRead() throws {
         let defaults = try parse(minimal).server
         #expect(defaults.headerTimeout == .seconds(10) && defaults.bodyTimeout == .seconds(30) && defaults.idleTimeout == .seconds(60))

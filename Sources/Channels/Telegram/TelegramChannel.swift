@@ -20,7 +20,11 @@ public struct TelegramChannel: Channel {
 
     public let id: String
     public let configuration: Configuration
-    public var capabilities: ChannelCapabilities { ChannelCapabilities(maxTextLength: Self.maxTextLength) }
+    /// Telegram's broadcast limits (protocols.md §1.6): about 30 messages a second per bot, and
+    /// no more than one a second to one chat.
+    public var capabilities: ChannelCapabilities {
+        ChannelCapabilities(maxTextLength: Self.maxTextLength, pace: OutboundPace(perSecond: 30, burst: 30, perConversation: .seconds(1)))
+    }
 
     let environment: ChannelEnvironment
     let api: TelegramAPI

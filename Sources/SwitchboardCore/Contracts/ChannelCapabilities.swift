@@ -16,11 +16,16 @@ public struct ChannelCapabilities: Sendable, Hashable {
     public var reengagementTemplate: String?
     /// The recipient may be offline; the adapter stores and delivers on reconnect.
     public var recipientMayBeOffline: Bool
+    /// The provider's send-rate caps; the scheduler spaces deliveries to stay under them, so a
+    /// wave of due reminders goes out at the cap instead of as a burst of 429s. `nil`: no cap.
+    public var pace: OutboundPace?
 
     public init(
         maxTextLength: Int? = nil, freeFormWindow: Duration? = nil, pullIn: Bool = false,
-        pullInMargin: Duration = .seconds(600), reengagementTemplate: String? = nil, recipientMayBeOffline: Bool = false
+        pullInMargin: Duration = .seconds(600), reengagementTemplate: String? = nil, recipientMayBeOffline: Bool = false,
+        pace: OutboundPace? = nil
     ) {
+        self.pace = pace
         self.maxTextLength = maxTextLength
         self.freeFormWindow = freeFormWindow
         self.pullIn = pullIn
@@ -46,4 +51,21 @@ public enum Delivery: Sendable, Hashable, Codable {
     case freeForm
     /// The channel's re-engagement template, because the free-form window has closed.
     case template(String)
+}
+
+/// A provider's send-rate caps (Telegram: 30 messages a second per bot and one a second per
+/// chat; WhatsApp: the number's throughput, 80 a second by default).
+public struct OutboundPace: Sendable, Hashable {
+    /// Messages a second across the channel.
+    public var perSecond: Double
+    /// How many may go at once after a quiet spell (the bucket's depth).
+    public var burst: Int
+    /// The least time between two messages to one conversation; `nil`: no per-conversation cap.
+    public var perConversation: Duration?
+
+    public init(perSecond: Double, burst: Int? = nil, perConversation: Duration? = nil) {
+        self.perSecond = max(perSecond, 0.001)
+        self.burst = max(burst ?? Int(perSecond.rounded(.down)), 1)
+        self.perConversation = perConversation
+    }
 }
