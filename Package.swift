@@ -153,6 +153,12 @@ let package = Package(
             ],
             path: "Sources/SwitchboardBench",
             swiftSettings: strict),
+        // The bare-server ceiling bench/ingest.sh measures the gateway against.
+        .executableTarget(
+            name: "switchboard-bench-ceiling",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Sources/BenchCeiling",
+            swiftSettings: strict),
         .executableTarget(
             name: "switchboard",
             dependencies: [

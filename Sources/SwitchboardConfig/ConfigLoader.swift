@@ -133,6 +133,7 @@ public struct ConfigLoader: Sendable {
             case let other?:
                 if let node = storage.value("durability") { storage.report("'durability' must be full or normal, not '\(other)'", at: node) }
             }
+            if let batched = storage.bool("group_commit") { config.storage.groupCommit = batched }
             storage.finish()
         }
         if let admin = top.mapping("admin") {

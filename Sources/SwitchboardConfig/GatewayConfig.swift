@@ -56,6 +56,10 @@ public struct GatewayConfig: Sendable {
         /// `durability`: `full` (default) — every commit reaches the disk before the provider is
         /// acknowledged; `normal` — commits survive a process crash, not a power cut, and are faster.
         public var durableCommits = true
+        /// `group_commit`: inbound messages from concurrent requests share transactions (one
+        /// disk sync per batch). `false` writes each request's messages in a transaction of its
+        /// own — only for comparing (bench/ingest.sh). Default `true`.
+        public var groupCommit = true
     }
 
     /// `admin:` — access to the admin API and the Follow-ups page.

@@ -16,7 +16,7 @@ public final class Conversation: InboundIntake, Sendable {
 
     public init(
         store: any Store, roster: LiveRoster, senders: ChannelSenders, clock: any WallClock, scheduler: Scheduler,
-        operatorPause: Duration = .seconds(15 * 60), logger: Logger
+        operatorPause: Duration = .seconds(15 * 60), logger: Logger, groupCommit: Bool = true
     ) {
         self.store = store
         self.roster = roster
@@ -25,7 +25,7 @@ public final class Conversation: InboundIntake, Sendable {
         self.scheduler = scheduler
         self.operatorPause = operatorPause
         self.logger = logger
-        self.inbound = InboundBatcher { [store] records in try await store.recordInbound(records) }
+        self.inbound = InboundBatcher(maxMessages: groupCommit ? 500 : 1) { [store] records in try await store.recordInbound(records) }
     }
 
     /// Stores each message once; for a new one, cancels the pending reminder and schedules the

@@ -133,7 +133,7 @@ public final class Gateway: Sendable {
         self.scheduler = scheduler
         let conversation = Conversation(
             store: store, roster: roster, senders: senders, clock: clock, scheduler: scheduler, operatorPause: config.conversation.operatorPause,
-            logger: options.logger)
+            logger: options.logger, groupCommit: config.storage.groupCommit)
         self.conversation = conversation
 
         // A channel that cannot be built is reported and left out; the others keep working.
