@@ -13,8 +13,8 @@ end
 local secret = os.getenv("WEBHOOK_SECRET") or "bench-secret_0123"
 local dup_rate = tonumber(os.getenv("DUP_RATE") or "0")
 local base = tonumber(os.getenv("ID_BASE") or "1000000")
-local counter = 0
-local unique = 0
+counter = 0
+unique = 0
 local padding = string.rep("Здравствуйте! Хотел бы уточнить детали бронирования номера на выходные. ", 4)
 
 function init(args)
@@ -49,5 +49,5 @@ function done(summary, latency, requests)
     'RESULT {"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,"distinct_ids":%d}\n',
     summary.requests, summary.duration, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), distinct))
+    math.floor(latency:percentile(50)), math.floor(latency:percentile(99)), distinct))
 end

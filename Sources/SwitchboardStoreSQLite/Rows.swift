@@ -47,16 +47,16 @@ extension SQLiteStore {
     }
 
     static func fetchChat(_ db: Database, id: String) throws -> Chat? {
-        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chat)
+        try db.cachedRow(sql: "SELECT * FROM chats WHERE id = ?", arguments: [id]).map(chat)
     }
 
     static func fetchChat(_ db: Database, channelID: String, key: String) throws -> Chat? {
-        try Row.fetchOne(db, sql: "SELECT * FROM chats WHERE channel_id = ? AND conversation_key = ?", arguments: [channelID, key]).map(chat)
+        try db.cachedRow(sql: "SELECT * FROM chats WHERE channel_id = ? AND conversation_key = ?", arguments: [channelID, key]).map(chat)
     }
 
     static func saveChat(_ db: Database, _ chat: Chat) throws {
         let searchText = SearchText.index(title: chat.title, clientName: chat.clientName)
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO chats (id, channel_id, conversation_key, employee_id, title, client_name, search_text, created_at,
                                    last_client_message_at, unreachable, ai_paused_until, reply_due_at, reply_attempts)
@@ -77,7 +77,7 @@ extension SQLiteStore {
                 chat.replyDueAt?.timeIntervalSince1970, chat.replyAttempts,
             ])
         // The Follow-ups list searches its own copy of the text (see migration v4).
-        try db.execute(
+        try db.executeCached(
             sql: "UPDATE followups SET search_text = ?1 WHERE chat_id = ?2 AND search_text <> ?1",
             arguments: [searchText, chat.id])
     }
@@ -86,7 +86,7 @@ extension SQLiteStore {
         _ db: Database, chat: Chat, author: Author, kind: MessageKind, text: String, at: Date, providerMessageID: String?, step: Int?,
         outboxID: Int64? = nil
     ) throws -> StoredMessage {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step, outbox_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -101,7 +101,7 @@ extension SQLiteStore {
     @discardableResult
     static func insertOutbox(_ db: Database, _ entry: NewOutboxEntry, ignoringDuplicate: Bool) throws -> OutboxEntry? {
         let status: OutboxStatus = entry.failure == nil ? .pending : .dead
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO outbox (chat_id, purpose, idempotency_key, text, delivery, author, status, next_attempt_at, followup_run,
                                     followup_step, last_error)
@@ -117,7 +117,7 @@ extension SQLiteStore {
     }
 
     static func insertUsage(_ db: Database, _ usage: UsageRecord) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO token_usage (employee_id, chat_id, purpose, prompt_tokens, completion_tokens, model, at, outbox_id)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -127,7 +127,7 @@ extension SQLiteStore {
     }
 
     static func fetchState(_ db: Database, chatID: String) throws -> FollowUpState? {
-        try String.fetchOne(db, sql: "SELECT state FROM followups WHERE chat_id = ?", arguments: [chatID]).map(decodeState)
+        try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM followups WHERE chat_id = ?"), arguments: [chatID]).map(decodeState)
     }
 
     /// Applies a transition to a chat's follow-up state and logs its decisions. A changed state
@@ -141,7 +141,7 @@ extension SQLiteStore {
             // The lease is on one piece of work — this (run, step) going out at this time. When
             // that is what it was (the holder counted a composition), the holder keeps it.
             let sameWork = before.map { $0.status == state.status && $0.run == state.run && $0.step == state.step && $0.sendsAt == state.sendsAt } ?? false
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
                     VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)
@@ -159,7 +159,7 @@ extension SQLiteStore {
             if let before, before.status == .sending, let step = before.step,
                 !(state.status == .sending && state.run == before.run && state.step == step)
             {
-                try db.execute(
+                try db.executeCached(
                     sql: """
                         UPDATE outbox SET status = 'cancelled', last_error = ?
                         WHERE chat_id = ? AND purpose = 'reminder' AND followup_run = ? AND followup_step = ? AND status = 'pending'
@@ -168,12 +168,25 @@ extension SQLiteStore {
             }
         }
         for d in decisions {
-            try db.execute(
+            try db.executeCached(
                 sql: "INSERT INTO decisions (chat_id, at, kind, reason, run, step, due, sends_at, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [chat.id, d.at.timeIntervalSince1970, d.kind.rawValue, d.reason.rawValue, d.run, d.step,
                             d.due?.timeIntervalSince1970, d.sendsAt?.timeIntervalSince1970, d.detail])
         }
         if !decisions.isEmpty { decisionObserver?(decisions) }
         return state
+    }
+}
+
+extension Database {
+    /// Runs a statement compiled once per connection. The hot paths — every inbound message,
+    /// every state change — run the same few statements; compiling them each time cost more
+    /// than executing them.
+    func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    func cachedRow(sql: String, arguments: StatementArguments) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
     }
 }

@@ -274,7 +274,7 @@ public final class SQLiteStore: Store {
             let answer = record.chatChange?(&chat)
             try Self.saveChat(db, chat)
             let author: Author = message.event == nil ? .client : .system
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, is_edit)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)

@@ -1254,3 +1254,21 @@ struct FollowUpQueuedTests {
         #expect(idle.status == .idle)
     }
 }
+
+@Suite struct OptOutPhraseTests {
+    let chain = FollowUpChain(enabled: true, steps: [], optOutPhrases: ["Stop", "Не пишите мне", "unsubscribe"])
+
+    @Test func aWholeMessageMatchesIgnoringCaseSpacesAndTrailingPunctuation() {
+        #expect(chain.isOptOut("stop"))
+        #expect(chain.isOptOut("  STOP!!!  "))
+        #expect(chain.isOptOut("не пишите мне."))
+        #expect(chain.isOptOut("Unsubscribe"))
+    }
+
+    @Test func longerMessagesAndOtherWordsDoNot() {
+        #expect(!chain.isOptOut("don't stop now"))
+        #expect(!chain.isOptOut("stopp"))
+        #expect(!chain.isOptOut(String(repeating: "Здравствуйте! ", count: 50)))
+        #expect(!FollowUpChain(enabled: true, steps: [], optOutPhrases: []).isOptOut("stop"))
+    }
+}

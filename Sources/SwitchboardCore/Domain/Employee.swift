@@ -55,8 +55,15 @@ public struct FollowUpChain: Sendable, Hashable {
     /// True when `text` is one of the opt-out phrases (the whole message, ignoring case,
     /// surrounding spaces and trailing punctuation) — "stop" opts out, "don't stop now" does not.
     public func isOptOut(_ text: String) -> Bool {
-        let normalized = text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
-        return optOutPhrases.contains { $0.lowercased() == normalized }
+        guard !optOutPhrases.isEmpty else { return false }
+        // Trimming does not depend on case, and lowercasing never shortens a text: a message
+        // longer than every phrase once trimmed cannot be one, and is not lowercased at all
+        // (every client message passes here; most are sentences, not "stop").
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines.union(.punctuationCharacters))
+        let phrases = optOutPhrases.map { $0.lowercased() }
+        guard let longest = phrases.map(\.unicodeScalars.count).max(), trimmed.unicodeScalars.count <= longest else { return false }
+        let normalized = trimmed.lowercased()
+        return phrases.contains(normalized)
     }
 }
 
