@@ -70,6 +70,19 @@ let package = Package(
             path: "Sources/Channels/Telegram",
             exclude: ["README.md", "sample.yaml"],
             swiftSettings: strict),
+        // WhatsApp Cloud API: signed webhook batches in, Graph API messages out, the 24-hour window.
+        .target(
+            name: "WhatsAppChannel",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/WhatsApp",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
         // The website chat widget: widget.js, the demo page, and the WebSocket protocol's logic
         // (frames, signed visitor tokens, replay from the store, rate limits) — no HTTP server.
         .target(
@@ -83,12 +96,14 @@ let package = Package(
             exclude: ["README.md", "sample.yaml"],
             resources: [.embedInCode("widget.js"), .embedInCode("demo.html")],
             swiftSettings: strict),
-        // In-process fakes of the providers (Telegram Bot API, OpenAI-compatible server) on 127.0.0.1.
+        // In-process fakes of the providers (Telegram Bot API, WhatsApp Graph API, OpenAI-compatible server) on 127.0.0.1.
         .target(
             name: "SwitchboardFakes",
             dependencies: [
                 "SwitchboardCore", "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -105,7 +120,7 @@ let package = Package(
         // The channel registry: the one target that imports channel modules (one line per type).
         .target(
             name: "SwitchboardChannels",
-            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WidgetChannel"],
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel"],
             swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
         // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
@@ -163,6 +178,14 @@ let package = Package(
             name: "TelegramChannelTests",
             dependencies: ["TelegramChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "WhatsAppChannelTests",
+            dependencies: [
+                "WhatsAppChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "WidgetChannelTests",

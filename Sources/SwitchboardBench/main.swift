@@ -58,7 +58,7 @@ func benchPlanner() {
         t = ContinuousClock.now
         for i in 0..<n {
             var state = FollowUpState()
-            withHours.apply(.employeeMessage(at: start.addingTimeInterval(Double(i * 97))), to: &state)
+            withHours.apply(.employeeMessage(at: start.addingTimeInterval(Double(i * 97))), to: &state, facts: .init())
         }
         arm.append((ContinuousClock.now - t).seconds / Double(n))
     }
@@ -119,7 +119,7 @@ func populate(chats: Int, durability: SQLiteStore.Durability) async throws -> (s
         armed.append(try await seconds {
             for (i, id) in ids.enumerated() {
                 let at = start.addingTimeInterval(Double(i))
-                _ = try await store.updateFollowUp(chatID: id) { state, _ in planner.apply(.employeeMessage(at: at), to: &state) }
+                _ = try await store.updateFollowUp(chatID: id) { state, chat in planner.apply(.employeeMessage(at: at), to: &state, facts: .init(chat: chat)) }
             }
         } / Double(batch))
     }

@@ -1,5 +1,6 @@
 public import SwitchboardChannelKit
 import TelegramChannel
+import WhatsAppChannel
 import WidgetChannel
 
 /// Every channel type the gateway can run, by its YAML `type`. Adding a channel type is its
@@ -8,6 +9,7 @@ import WidgetChannel
 public enum ChannelRegistry {
     public static let catalog = ChannelCatalog([
         telegramChannelType,
+        whatsAppChannelType,
         widgetChannelType,
     ])
 

@@ -44,10 +44,12 @@ public final class Conversation: InboundIntake, Sendable {
             let incoming = message
             let result = try await store.recordInbound(
                 message, employeeID: employee.id,
-                followUp: { state, _ in
-                    if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state) }
-                    if incoming.isEdit { return [] }
-                    return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state)
+                followUp: { state, chat in
+                    let facts = FollowUpPlanner.ChatFacts(chat: chat)
+                    if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state, facts: facts) }
+                    // An edit or a reaction is not the client answering: the reminder stays.
+                    if !incoming.isNewTurn { return [] }
+                    return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state, facts: facts)
                 },
                 chatChange: { chat in
                     let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
@@ -92,13 +94,9 @@ public final class Conversation: InboundIntake, Sendable {
             logger.notice("reminder refused: window closed, no template configured", metadata: ["chat.id": "\(chat.id)"])
             return
         }
-        let entry = NewOutboxEntry(
-            chatID: chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reengagement(run: run, step: step).rawValue, text: outbox.entry.text,
-            delivery: .template(template), notBefore: now, followUpRun: run, followUpStep: step)
-        _ = try await store.enqueue(entry, usage: nil, chatChange: nil) { _, _ in
-            [FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: run, step: step, at: now, detail: refused + "; sending the template")]
-        }
-        scheduler.nudge()
+        try await scheduler.queueReengagement(
+            chatID: chat.id, text: outbox.entry.text, template: template, run: run, step: step,
+            decision: FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: run, step: step, at: now, detail: refused + "; sending the template"))
     }
 
     /// A human operator writes in a chat as the employee: the message is queued, the AI steps

@@ -149,7 +149,8 @@ public final class Gateway: Sendable {
             let environment = ChannelEnvironment(
                 channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
                 intake: conversation, cursors: store, publicURL: config.server.publicURL,
-                employeeName: config.employees.first { $0.id == channelConfig.employeeID }?.name, history: StoreConversationHistory(store))
+                employeeName: config.employees.first { $0.id == channelConfig.employeeID }?.name, history: StoreConversationHistory(store),
+                health: health)
             do {
                 let channel = try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
                 channels[channelConfig.id] = channel
