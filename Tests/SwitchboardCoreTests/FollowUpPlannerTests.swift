@@ -1046,7 +1046,7 @@ struct FollowUpWindowTests {
         #expect(first?.kind == (withTemplate ? .deferred : .skipped))
         #expect(first?.reason == (withTemplate ? .reengagementTemplate : .windowClosed))
         #expect(first?.detail?.contains("131047") == true)
-        #expect(state.step == 2 && text(state.due) == "2026-11-23T14:00:00Z", "step 2 counts from the same anchor")
+        #expect(state.step == 2 && text(state.due) == "2026-11-23T10:00:00Z", "step 2 counts from the same anchor, like any skipped step")
         #expect(planner.apply(.reminderWindowClosed(step: 1, at: iso("2026-11-23T10:01:00Z"), detail: "again"), to: &state, facts: facts).isEmpty,
                 "a late second report changes nothing")
     }

@@ -100,7 +100,7 @@ struct SendTests {
         let base = try await gone.start()
         await gone.stop()
         do {
-            _ = try await makeChannel(apiBase: base).send(outbound("Hi"))
+            _ = try await makeChannel(apiBase: base, requestTimeout: .seconds(1)).send(outbound("Hi"))
             Issue.record("sent to nowhere")
         } catch let error as DeliveryError {
             #expect(error.kind == .retryable)

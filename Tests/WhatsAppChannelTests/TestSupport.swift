@@ -34,7 +34,8 @@ let testVerifyToken = "verify-me-0123"
 
 func makeChannel(
     apiBase: String = "http://127.0.0.1:9/v25.0", window: WhatsAppChannel.Window = .init(), messagesPerSecond: Int = 1000,
-    accessToken: String = FakeGraphAPI.defaultAccessToken, health: ComponentHealth? = nil, clientName: String? = nil
+    accessToken: String = FakeGraphAPI.defaultAccessToken, health: ComponentHealth? = nil, clientName: String? = nil,
+    requestTimeout: Duration = .seconds(5)
 ) -> WhatsAppChannel {
     let history = OneChatHistory(
         chat: clientName.map {
@@ -48,7 +49,7 @@ func makeChannel(
         configuration: .init(
             phoneNumberID: FakeGraphAPI.defaultPhoneNumberID, accessToken: Secret(accessToken), appSecret: Secret(FakeGraphAPI.defaultAppSecret),
             verifyToken: Secret(testVerifyToken), apiBase: apiBase, window: window, messagesPerSecond: messagesPerSecond),
-        environment: environment)
+        environment: environment, requestTimeout: requestTimeout)
 }
 
 /// A POST as Meta sends it, signed with the fake's app secret unless told otherwise.

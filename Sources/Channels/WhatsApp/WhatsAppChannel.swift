@@ -39,7 +39,9 @@ public struct WhatsAppChannel: Channel {
     let pacer: Pacer
     let logger: Logger
 
-    public init(configuration: Configuration, environment: ChannelEnvironment) {
+    /// - Parameter requestTimeout: how long one Graph call may take, connecting included (the
+    ///   HTTP client keeps retrying a refused connection until then).
+    public init(configuration: Configuration, environment: ChannelEnvironment, requestTimeout: Duration = .seconds(30)) {
         self.id = environment.channelID
         self.configuration = configuration
         self.environment = environment
@@ -48,7 +50,7 @@ public struct WhatsAppChannel: Channel {
         self.logger = logger
         self.api = GraphAPI(
             httpClient: environment.httpClient, apiBase: configuration.apiBase, phoneNumberID: configuration.phoneNumberID,
-            accessToken: configuration.accessToken, timeout: .seconds(30))
+            accessToken: configuration.accessToken, timeout: requestTimeout)
         self.normalizer = WhatsAppNormalizer(channelID: environment.channelID, phoneNumberID: configuration.phoneNumberID)
         self.pacer = Pacer(messagesPerSecond: configuration.messagesPerSecond)
     }
