@@ -96,6 +96,19 @@ let package = Package(
             exclude: ["README.md", "sample.yaml"],
             resources: [.embedInCode("widget.js"), .embedInCode("demo.html")],
             swiftSettings: strict),
+        // The generic channel: any system that speaks signed JSON over HTTP (docs/http-channel.md).
+        .target(
+            name: "HTTPChannel",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/HTTP",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
         // In-process fakes of the providers (Telegram Bot API, WhatsApp Graph API, OpenAI-compatible server) on 127.0.0.1.
         .target(
             name: "SwitchboardFakes",
@@ -120,7 +133,7 @@ let package = Package(
         // The channel registry: the one target that imports channel modules (one line per type).
         .target(
             name: "SwitchboardChannels",
-            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel"],
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel", "HTTPChannel"],
             swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
         // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
@@ -180,6 +193,15 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: strict),
         .testTarget(
+            name: "HTTPChannelTests",
+            dependencies: [
+                "HTTPChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "WhatsAppChannelTests",
             dependencies: [
                 "WhatsAppChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
@@ -210,7 +232,10 @@ let package = Package(
         // Runs the built `switchboard` executable as a subprocess: exit status, output, errors.
         .testTarget(
             name: "SwitchboardCLITests",
-            dependencies: ["SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting"],
+            dependencies: [
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),

@@ -25,12 +25,19 @@ public protocol Channel: ChannelSender {
     /// The largest webhook body the host reads for this channel (its `max_body_bytes`); larger
     /// ones are answered 413 unread. `nil`: the gateway's `server.max_body_bytes`.
     var maxWebhookBodyBytes: Int? { get }
+
+    /// The host could not store what `handleWebhook` accepted from `request` and answered 503:
+    /// nothing of it was acknowledged. A channel that remembers requests (replay protection)
+    /// forgets this one, so the provider's identical retry is taken.
+    func webhookNotStored(_ request: WebhookRequest)
 }
 
 extension Channel {
     public func run() async throws {}
 
     public var maxWebhookBodyBytes: Int? { nil }
+
+    public func webhookNotStored(_ request: WebhookRequest) {}
 
     /// Channels whose credentials are in the body (HMAC signatures) screen nothing.
     public func screenWebhook(method: String, headers: [String: String]) -> WebhookResponse? { nil }

@@ -1,4 +1,5 @@
 public import SwitchboardChannelKit
+import HTTPChannel
 import TelegramChannel
 import WhatsAppChannel
 import WidgetChannel
@@ -11,6 +12,7 @@ public enum ChannelRegistry {
         telegramChannelType,
         whatsAppChannelType,
         widgetChannelType,
+        httpChannelType,
     ])
 
     public static func type(named name: String) -> ChannelType? { catalog.type(named: name) }

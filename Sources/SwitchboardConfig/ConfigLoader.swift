@@ -52,9 +52,12 @@ public struct ConfigLoader: Sendable {
             server: .init(), storage: .init(sqlitePath: (baseDirectory as NSString).appendingPathComponent("data/switchboard.sqlite")),
             admin: .init(), composer: .init(), conversation: .init(), timeScale: 1, employees: [], channels: [],
             configPath: file, baseDirectory: baseDirectory)
-        if let root = ConfigNode.parse(yaml: text, file: file, environment: environment, sink: sink),
-            let top = MappingReader(root, context: "the config file", sink: sink)
-        {
+        guard let root = ConfigNode.parse(yaml: text, file: file, environment: environment, sink: sink) else {
+            // Reported first and alone: without the employees, every channel file would add an
+            // "employee … does not exist" that only hides the real mistake.
+            throw ConfigError(sink.diagnostics)
+        }
+        if let top = MappingReader(root, context: "the config file", sink: sink) {
             readServer(top, into: &config, sink: sink)
             config.employees = EmployeeReader(sink: sink).readEmployees(top)
             top.finish()

@@ -27,6 +27,19 @@ struct ConfigNode: Sendable {
         return nil
     }
 
+    /// The values without their positions, in a stable form: two nodes with the same fingerprint
+    /// say the same thing, however the file is laid out.
+    var fingerprint: String {
+        switch value {
+        case .scalar(let text): "s" + String(text.utf8.count) + ":" + text
+        case .null: "n"
+        case .sequence(let items): "[" + items.map(\.fingerprint).joined(separator: ",") + "]"
+        case .mapping(let pairs):
+            "{" + pairs.sorted { $0.key < $1.key }.map { "k" + String($0.key.utf8.count) + ":" + $0.key + "=" + $0.value.fingerprint }
+                .joined(separator: ",") + "}"
+        }
+    }
+
     var kindName: String {
         switch value {
         case .scalar: "a value"

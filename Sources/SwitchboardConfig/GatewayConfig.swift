@@ -117,6 +117,10 @@ public struct ChannelConfig: Sendable {
 
     /// A decoder over the adapter's own keys (everything but `type`, `id`, `employee`).
     public func settingsDecoder() -> any Decoder { NodeDecoder(node: settings) }
+
+    /// Equal for two files that configure the same channel the same way (layout and comments
+    /// aside): a reload restarts a channel only when this changes.
+    public var fingerprint: String { [type, id, employeeID, String(enabled), settings.fingerprint].joined(separator: "\u{1}") }
 }
 
 

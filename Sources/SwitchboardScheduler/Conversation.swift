@@ -12,6 +12,7 @@ public final class Conversation: InboundIntake, Sendable {
     let scheduler: Scheduler
     let operatorPause: Duration
     let logger: Logger
+    let inbound: InboundBatcher
 
     public init(
         store: any Store, roster: LiveRoster, senders: ChannelSenders, clock: any WallClock, scheduler: Scheduler,
@@ -24,12 +25,14 @@ public final class Conversation: InboundIntake, Sendable {
         self.scheduler = scheduler
         self.operatorPause = operatorPause
         self.logger = logger
+        self.inbound = InboundBatcher { [store] records in try await store.recordInbound(records) }
     }
 
     /// Stores each message once; for a new one, cancels the pending reminder and schedules the
-    /// answer (and the auto-reply outside working hours). Durable when it returns.
+    /// answer (and the auto-reply outside working hours). Durable when it returns: the messages
+    /// go into the next group commit (`InboundBatcher`) with those of concurrent requests.
     public func receive(_ messages: [InboundMessage]) async throws {
-        var newWork = false
+        var records: [InboundRecord] = []
         for var message in messages {
             guard let employee = roster.roster.employee(forChannel: message.channelID) else {
                 logger.error("message for a channel with no employee", metadata: ["channel.id": "\(message.channelID)"])
@@ -42,31 +45,30 @@ public final class Conversation: InboundIntake, Sendable {
             let planner = FollowUpPlanner(employee: employee, channel: senders.capabilities(ofChannel: message.channelID))
             let policy = ReplyPolicy(employee: employee)
             let incoming = message
-            let result = try await store.recordInbound(
-                message, employeeID: employee.id,
-                followUp: { state, chat in
-                    let facts = FollowUpPlanner.ChatFacts(chat: chat)
-                    if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state, facts: facts) }
-                    // An edit or a reaction is not the client answering: the reminder stays.
-                    if !incoming.isNewTurn { return [] }
-                    return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state, facts: facts)
-                },
-                chatChange: { chat in
-                    let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
-                    if chat.replyDueAt != decided.replyDueAt { chat.replyAttempts = 0 }
-                    chat.replyDueAt = decided.replyDueAt
-                    // Queued with the message that calls for it: a crash cannot store one without the other.
-                    return decided.autoReply.map { autoReply in
-                        NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now)
-                    }
-                })
-            guard case .stored = result else {
-                logger.debug("duplicate delivery ignored", metadata: ["channel.id": "\(message.channelID)"])
-                continue
-            }
-            newWork = true
+            records.append(
+                InboundRecord(
+                    message: message, employeeID: employee.id,
+                    followUp: { state, chat in
+                        let facts = FollowUpPlanner.ChatFacts(chat: chat)
+                        if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state, facts: facts) }
+                        // An edit or a reaction is not the client answering: the reminder stays.
+                        if !incoming.isNewTurn { return [] }
+                        return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state, facts: facts)
+                    },
+                    chatChange: { chat in
+                        let decided = policy.afterClientMessage(incoming, chat: chat, now: now)
+                        if chat.replyDueAt != decided.replyDueAt { chat.replyAttempts = 0 }
+                        chat.replyDueAt = decided.replyDueAt
+                        // Queued with the message that calls for it: a crash cannot store one without the other.
+                        return decided.autoReply.map { autoReply in
+                            NewOutboxEntry(chatID: chat.id, purpose: .autoReply, idempotencyKey: autoReply.idempotencyKey, text: autoReply.text, notBefore: now)
+                        }
+                    }))
         }
-        if newWork { scheduler.nudge() }
+        let results = try await inbound.submit(records)
+        let duplicates = results.filter { $0 == .duplicate }.count
+        if duplicates > 0 { logger.debug("duplicate deliveries ignored", metadata: ["messages.duplicate": "\(duplicates)"]) }
+        if duplicates < results.count { scheduler.nudge() }
     }
 
     /// Records providers' delivery statuses. A free-form reminder refused because the client's

@@ -51,7 +51,12 @@ extension Scheduler {
                 return
             }
             guard let sender = senders.sender(forChannel: chat.channelID) else {
-                try await retryOrFail(outboxEntry, chat: chat, planner: planner, error: "channel \(chat.channelID) is not running", retryAfter: nil, logger: logger)
+                // Not the provider's refusal: the message waits, without spending its attempts,
+                // until the channel runs again (a channel file disabled, removed or broken).
+                try await store.complete(
+                    outboxID: outboxEntry.id,
+                    .postponed(at: clock.now(plusReal: configuration.channelRetry), reason: "channel_unavailable: channel \(chat.channelID) is not running"),
+                    chatChange: nil, followUp: nil)
                 return
             }
             let receipt: DeliveryReceipt

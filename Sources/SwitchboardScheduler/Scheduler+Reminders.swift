@@ -18,7 +18,8 @@ extension Scheduler {
         }
         return FollowUpPlanner.ChatFacts(
             lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable, aiPausedUntil: chat.aiPausedUntil,
-            followUpTokensToday: spent)
+            followUpTokensToday: spent,
+            channelRetryAt: senders.sender(forChannel: chat.channelID) == nil ? clock.now(plusReal: configuration.channelRetry) : nil)
     }
 
     /// Fires one claimed reminder: checks the gates, composes it, and queues it for delivery.

@@ -31,6 +31,9 @@ public final class Scheduler: Service, Sendable {
         public var idleCheck: Duration = .seconds(15)
         /// The longest a record of what a provider accepted may take once shutdown has begun.
         public var recordTimeout: Duration = .seconds(10)
+        /// How often, in real time, work for a chat whose channel is not running is looked at
+        /// again (reminders due, messages queued): it waits in the store meanwhile.
+        public var channelRetry: Duration = .seconds(60)
         /// What AI replies may spend per employee per day; `nil`: unlimited.
         public var replyBudget: ReplyBudget?
 

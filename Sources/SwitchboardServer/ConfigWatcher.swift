@@ -4,51 +4,59 @@ import ServiceLifecycle
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardScheduler
+internal import Synchronization
 
-/// Reloads `config.yaml` when it or a channel file changes. A file with mistakes is reported
-/// and ignored — the gateway keeps running on the last good config. Employee changes
-/// (personas, hours, chains) apply at once and re-plan pending reminders; `admin.token`,
-/// `composer:` and the reply budget (`conversation.daily_token_budget`, `budget_reply`) apply at
-/// once through `onReload`; channel and `server:` changes need a restart.
+/// Reloads `config.yaml` when it or a channel file changes, and at once on `reloadNow()`
+/// (`switchboard serve` calls it on SIGHUP). A file with mistakes is reported as
+/// `file:line:col` and ignored — the gateway keeps running on the last good config. Employee
+/// changes (personas, hours, chains) apply at once and re-plan pending reminders; channel files
+/// start, restart and stop channels; `admin.token`, `composer:` and the reply budget apply
+/// through `onReload`; `server:` and `storage:` changes need a restart.
 struct ConfigWatcher: Service, CustomStringConvertible {
     let configPath: String
-    let current: GatewayConfig
     let channelValidators: ConfigLoader.ChannelValidators
     let conversation: Conversation
     let logger: Logger
+    let trigger: ReloadTrigger
     var interval: Duration = .seconds(2)
-    /// Applies the rest of a good config (admin token, composer).
+    /// Applies the rest of a good config (channels, admin token, composer).
     var onReload: @Sendable (GatewayConfig) async -> Void = { _ in }
 
     /// service-lifecycle logs every service's description at debug level; the config it holds
     /// carries secrets, so the watcher names only its file.
     var description: String { "ConfigWatcher(\(configPath))" }
 
+    /// How often the watcher looks for a reload request between file checks.
+    static let tick: Duration = .milliseconds(250)
+
     func run() async throws {
         var lastSeen = fingerprint()
-        var good = current
+        var sinceCheck: Duration = .zero
         while !Task.isShuttingDownGracefully {
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tick) }
             } catch {
                 return
             }
+            sinceCheck += Self.tick
+            let requested = trigger.consume()
+            guard requested || sinceCheck >= interval else { continue }
+            sinceCheck = .zero
             let seen = fingerprint()
-            guard seen != lastSeen else { continue }
+            guard requested || seen != lastSeen else { continue }
             lastSeen = seen
             do {
                 let loaded = try ConfigLoader(channelValidators: channelValidators).load(configPath: configPath)
-                if loaded.channels.map(\.id).sorted() != good.channels.map(\.id).sorted() {
-                    logger.warning("channel files changed: restart the gateway to apply channel changes")
-                }
-                try await conversation.replan(roster: Roster(employees: loaded.employees, channelOwners: good.roster.channelOwners))
+                // The roster first: a channel that starts now must find its employee.
+                try await conversation.replan(roster: loaded.roster)
                 await onReload(loaded)
-                good = loaded
-                logger.info("config reloaded", metadata: ["config.employees": "\(loaded.employees.count)"])
+                logger.info("config reloaded", metadata: ["config.employees": "\(loaded.employees.count)", "config.channels": "\(loaded.channels.count)",
+                                                          "reload.cause": "\(requested ? "signal" : "file change")"])
             } catch let error as ConfigError {
                 for diagnostic in error.diagnostics {
                     logger.error("config not reloaded: \(diagnostic.description)")
                 }
+                logger.error("config not reloaded: the gateway keeps running on the last good config; fix the file and save it again")
             } catch {
                 logger.error("config reload failed", metadata: ["error": "\(error)"])
             }
@@ -66,4 +74,15 @@ struct ConfigWatcher: Service, CustomStringConvertible {
             return "\(path):\(modified):\(attributes?[.size] as? Int ?? -1)"
         }
     }
+}
+
+/// A request to reload now (SIGHUP), picked up by the watcher within a tick.
+public final class ReloadTrigger: Sendable {
+    private let requested = Mutex(false)
+
+    public init() {}
+
+    public func fire() { requested.withLock { $0 = true } }
+
+    func consume() -> Bool { requested.withLock { value in defer { value = false }; return value } }
 }

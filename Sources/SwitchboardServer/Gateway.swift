@@ -64,21 +64,21 @@ public final class Gateway: Sendable {
     /// Whether the composer can compose: `/readyz` reports it. Whoever sees a permanent composer
     /// failure (a refused API key, an unknown model) calls `fail(_:)`, the next success `recover()`.
     public let composerHealth = ComponentHealth()
-    /// Each enabled channel's state for `/readyz`: failed to be created, or stopped by an error.
-    let channelHealth: [String: ComponentHealth]
     /// The admin token in force (rotated on reload), sessions, and the failed-attempt limiter.
     let adminAccess: AdminAccess
     /// Who a request comes from, honouring `X-Forwarded-For` only from `server.trusted_proxies`.
     let clientAddresses: ClientAddressResolver
     /// The configured composer, replaced on reload; `nil` when a test supplied its own.
     let reloadableComposer: ReloadableComposer?
-    let channels: [String: any Channel]
+    /// The running channels; replaced while running when channel files change.
+    let channels: ChannelSupervisor
     let httpClient: HTTPClient
     let metrics: GatewayMetrics
     /// Open connections against `server.max_connections`, and the ones the server closed itself.
     let connectionEvents: ConnectionEvents
     let options: GatewayOptions
     let logger: Logger
+    let reloadTrigger = ReloadTrigger()
 
     public init(config: GatewayConfig, options: GatewayOptions = GatewayOptions()) throws {
         self.config = config
@@ -135,33 +135,20 @@ public final class Gateway: Sendable {
         self.conversation = conversation
 
         // A channel that cannot be built is reported and left out; the others keep working.
-        var channels: [String: any Channel] = [:]
-        var channelHealth: [String: ComponentHealth] = [:]
-        for channelConfig in config.channels where channelConfig.enabled {
-            let health = ComponentHealth()
-            channelHealth[channelConfig.id] = health
-            guard let type = options.channelTypes.type(named: channelConfig.type) else {
-                health.fail("unknown channel type '\(channelConfig.type)'")
-                continue
-            }
-            var channelLogger = options.logger
-            channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
-            let environment = ChannelEnvironment(
-                channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
-                intake: conversation, cursors: store, publicURL: config.server.publicURL,
-                employeeName: config.employees.first { $0.id == channelConfig.employeeID }?.name, history: StoreConversationHistory(store),
-                health: health)
-            do {
-                let channel = try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
-                channels[channelConfig.id] = channel
-                senders.set(MeteredSender(base: channel, channelID: channelConfig.id, metrics: metrics), forChannel: channelConfig.id)
-            } catch {
-                channelLogger.error("channel disabled: it could not be created", metadata: ["error": "\(error)"])
-                health.fail("could not be created (\(String(describing: error).prefix(300))): fix \(channelConfig.file) and restart")
-            }
-        }
-        self.channels = channels
-        self.channelHealth = channelHealth
+        let history = StoreConversationHistory(store)
+        let publicURL = config.server.publicURL
+        let logger = options.logger
+        self.channels = ChannelSupervisor(
+            configs: config.channels, catalog: options.channelTypes, senders: senders, metrics: metrics, logger: logger,
+            factory: { [roster] channelConfig, type, health in
+                var channelLogger = logger
+                channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
+                let environment = ChannelEnvironment(
+                    channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
+                    intake: conversation, cursors: store, publicURL: publicURL,
+                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health)
+                return try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
+            })
     }
 
     /// The HTTP application with every service attached, ready to `runService()`.
@@ -175,17 +162,15 @@ public final class Gateway: Sendable {
         addWidgetRoutes(to: router)
         addIndexRoute(to: router)
         let logger = self.logger
-        var services: [any Service] = [HTTPClientService(client: httpClient)]
-        services += channels.values.sorted { $0.id < $1.id }.map { channel in
-            ChannelRunner(channel: channel, senders: senders, health: channelHealth[channel.id] ?? ComponentHealth(), logger: logger) as any Service
-        }
+        var services: [any Service] = [HTTPClientService(client: httpClient), channels]
         services.append(scheduler)
         services.append(
             ConfigWatcher(
-                configPath: config.configPath, current: config, channelValidators: options.channelTypes.validators, conversation: conversation, logger: logger,
+                configPath: config.configPath, channelValidators: options.channelTypes.validators, conversation: conversation, logger: logger,
+                trigger: reloadTrigger,
                 onReload: { [self] reloaded in
-                self.applyReloaded(reloaded)
-            }))
+                    await self.applyReloaded(reloaded)
+                }))
         let onServerRunning = options.onServerRunning
         return Application(
             router: router,
@@ -200,7 +185,7 @@ public final class Gateway: Sendable {
             logger: logger)
     }
 
-    func channel(id: String) -> (any Channel)? { channels[id] }
+    func channel(id: String) -> (any Channel)? { channels.channel(id: id) }
 
     /// Plain HTTP/1.1 plus WebSocket upgrades for the widget (only `/widget/<id>/ws` upgrades),
     /// behind the server-wide limits: header, body and idle timeouts, `max_connections`, the
@@ -223,10 +208,21 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Applies what a reloaded config changes besides employees: the admin token (old sessions
-    /// end with it) and the composer (a new key, model or server). A weak admin token that the
+    /// Reloads the config now, as SIGHUP does (`switchboard serve` wires the signal here).
+    public func reloadNow() { reloadTrigger.fire() }
+
+    /// Applies what a reloaded config changes besides employees: the channels (started,
+    /// restarted, stopped), the admin token (old sessions end with it) and the composer (a new
+    /// key, model or server). A weak admin token that the
     /// listening address forbids is refused and the old one stays in force.
-    func applyReloaded(_ reloaded: GatewayConfig) {
+    func applyReloaded(_ reloaded: GatewayConfig) async {
+        let changes = await channels.apply(reloaded.channels)
+        if !changes.isEmpty {
+            logger.notice("channels applied", metadata: [
+                "channels.started": "\(changes.started)", "channels.restarted": "\(changes.restarted)", "channels.stopped": "\(changes.stopped)",
+            ])
+            scheduler.nudge()
+        }
         let host = options.host ?? config.server.host
         let dataDirectory = (config.storage.sqlitePath as NSString).deletingLastPathComponent
         do {
@@ -260,30 +256,5 @@ struct HTTPClientService: Service, CustomStringConvertible {
     func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
-    }
-}
-
-/// Runs a channel's background work. A channel that fails is reported and disabled — it
-/// stops sending and receiving — while the rest of the gateway keeps working.
-struct ChannelRunner: Service, CustomStringConvertible {
-    let channel: any Channel
-    let senders: ChannelSenders
-    /// Marked failing when the channel stops with an error, for `/readyz`.
-    let health: ComponentHealth
-    let logger: Logger
-
-    /// service-lifecycle names services by their description: the channel's id, never its settings.
-    var description: String { "ChannelRunner(\(channel.id))" }
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await channel.run() }
-        } catch is CancellationError {
-        } catch {
-            logger.error("channel disabled: it failed while running", metadata: ["channel.id": "\(channel.id)", "error": "\(error)"])
-            senders.set(nil, forChannel: channel.id)
-            health.fail("stopped (\(String(describing: error).prefix(300))): fix the channel's settings and restart")
-        }
-        try? await gracefulShutdown()
     }
 }

@@ -522,6 +522,7 @@ enum PageViews {
         case .chainComplete: "every step has run"
         case .noWorkingTime: "there is no working time ahead"
         case .compositionFailed: "the model could not compose the reminder"
+        case .channelUnavailable: "the chat's channel is not running; the reminder waits until it is back"
         case .replyBudgetSpent: "the employee's daily token budget for AI replies is spent, so the client got the budget reply instead"
         }
     }

@@ -68,7 +68,7 @@ extension Gateway {
 
     func readiness() async -> ReadinessReport {
         ReadinessReport.assemble(
-            store: await probeStore(), channels: channelHealth.map { (id: $0.key, health: $0.value) }, composer: composerHealth)
+            store: await probeStore(), channels: channels.health, composer: composerHealth)
     }
 
     func readinessResponse() async throws -> Response {

@@ -75,6 +75,7 @@ extension Gateway {
                 } catch {
                     // Not stored, so not acknowledged: the provider will deliver it again.
                     context.logger.error("storing inbound messages failed", metadata: ["channel.id": "\(id)", "error": "\(error)"])
+                    channel.webhookNotStored(webhook)
                     self.metrics.webhook(channel: id, status: 503)
                     return Response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
                 }

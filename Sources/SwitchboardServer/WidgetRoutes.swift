@@ -19,7 +19,9 @@ extension Gateway {
     /// limit (each channel checks its own), and a protocol ping every 30 s — browsers answer it
     /// themselves — so a dead connection is noticed and dropped.
     var browserSocketConfiguration: WebSocketServerConfiguration {
-        let largest = channels.values.compactMap { ($0 as? any BrowserChannel)?.maxSocketMessageBytes }.max() ?? 16 * 1024
+        // Fixed when the server starts; a widget channel added later with a larger limit is
+        // held to 64 KiB frames (its messages may still span several frames).
+        let largest = max(channels.channels.compactMap { ($0 as? any BrowserChannel)?.maxSocketMessageBytes }.max() ?? 0, 64 * 1024)
         return WebSocketServerConfiguration(maxFrameSize: largest, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5))
     }
 
@@ -95,7 +97,7 @@ extension Gateway {
     /// `/`: where a new user starts — the widget demos and the admin pages.
     func addIndexRoute(to router: Router<GatewayRequestContext>) {
         router.get("/") { _, _ -> Response in
-            let demos = self.channels.values.compactMap { $0 as? any BrowserChannel }.sorted { $0.id < $1.id }
+            let demos = self.channels.channels.compactMap { $0 as? any BrowserChannel }
                 .flatMap { channel in channel.browserPages.map { (channel.id, $0) } }
             let items = demos.map { id, page in
                 #"<li><a href="/widget/\#(id)/\#(page.path)">\#(escapeHTML(page.title))</a> <span>/widget/\#(id)/\#(page.path)</span></li>"#

@@ -242,17 +242,17 @@ public final class SQLiteStore: Store {
 
     // MARK: - Chats and messages
 
-    public func recordInbound(
-        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: InboundChatChange?
-    ) async throws -> InboundResult {
-        try await db.write { db in
-            if let id = message.providerMessageID,
-                try Int.fetchOne(
-                    db, sql: "SELECT 1 FROM messages WHERE channel_id = ? AND provider_message_id = ? AND author IN ('client', 'system')",
-                    arguments: [message.channelID, id]) != nil
-            {
-                return .duplicate
-            }
+    public func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult] {
+        guard !batch.isEmpty else { return [] }
+        return try await db.write { db in try batch.map { try self.recordInbound(db, $0) } }
+    }
+
+    /// One client message inside the batch's transaction. Dedupe is the unique index: the row
+    /// is inserted or ignored, and an ignored one rolls its savepoint back (the chat untouched).
+    private func recordInbound(_ db: Database, _ record: InboundRecord) throws -> InboundResult {
+        let message = record.message
+        var result = InboundResult.duplicate
+        try db.inSavepoint {
             var chat: Chat
             if let existing = try Self.fetchChat(db, channelID: message.channelID, key: message.conversationKey) {
                 chat = existing
@@ -261,7 +261,7 @@ public final class SQLiteStore: Store {
             } else {
                 let id = Self.newChatID()
                 let title = message.chatTitle ?? message.senderName ?? "Client \(id.prefix(6))"
-                chat = Chat(id: id, channelID: message.channelID, conversationKey: message.conversationKey, employeeID: employeeID,
+                chat = Chat(id: id, channelID: message.channelID, conversationKey: message.conversationKey, employeeID: record.employeeID,
                             title: title, clientName: message.senderName, createdAt: message.receivedAt)
             }
             if message.event == .unreachable {
@@ -271,23 +271,26 @@ public final class SQLiteStore: Store {
                 // A client who writes again can be reached again.
                 chat.unreachable = false
             }
-            let answer = chatChange?(&chat)
+            let answer = record.chatChange?(&chat)
             try Self.saveChat(db, chat)
-            if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
+            let author: Author = message.event == nil ? .client : .system
             try db.execute(
                 sql: """
                     INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, is_edit)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
                     """,
-                arguments: [chat.id, message.channelID, message.providerMessageID,
-                            message.event == nil ? Author.client.rawValue : Author.system.rawValue,
+                arguments: [chat.id, message.channelID, message.providerMessageID, author.rawValue,
                             message.kind.rawValue, message.text, message.receivedAt.timeIntervalSince1970, message.isEdit])
-            let stored = StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: message.event == nil ? .client : .system,
-                                       kind: message.kind, text: message.text, at: message.receivedAt,
-                                       providerMessageID: message.providerMessageID, isEdit: message.isEdit)
-            try self.transition(db, chat: chat, followUp)
-            return .stored(chat, stored)
+            guard db.changesCount > 0 else { return .rollback }
+            let stored = StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
+                                       at: message.receivedAt, providerMessageID: message.providerMessageID, isEdit: message.isEdit)
+            if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
+            try self.transition(db, chat: chat, record.followUp)
+            result = .stored(chat, stored)
+            return .commit
         }
+        return result
     }
 
     public func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage {
@@ -628,6 +631,13 @@ public final class SQLiteStore: Store {
             case .retry(let at, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [at.timeIntervalSince1970, error, outboxID])
+            case .postponed(let at, let reason):
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, attempts = max(attempts - 1, 0),
+                          lease_owner = NULL, lease_until = NULL WHERE id = ?
+                        """,
+                    arguments: [at.timeIntervalSince1970, reason, outboxID])
             case .dead(_, let error):
                 try db.execute(sql: "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                                arguments: [error, outboxID])

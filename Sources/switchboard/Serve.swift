@@ -35,6 +35,15 @@ struct Serve: AsyncParsableCommand {
             "config": "\(options.config)", "storage.sqlite": "\(config.storage.sqlitePath)", "time_scale": "\(config.timeScale)",
             "composer": "\(config.composer.baseURL == nil ? "offline (not AI)" : config.composer.model)",
         ])
+        // SIGHUP reloads the config and channel files at once (they are also watched).
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { [gateway] in
+            logger.info("SIGHUP: reloading the config")
+            gateway.reloadNow()
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
         try await gateway.application().runService()
     }
 }

@@ -110,8 +110,70 @@ enum CLI {
     }
 }
 
+extension CLI {
+    /// A `switchboard` started in the background (`serve`), for tests that signal it.
+    final class Running: Sendable {
+        let pid: pid_t
+        let folder: TemporaryFolder
+
+        init(pid: pid_t, folder: TemporaryFolder) {
+            self.pid = pid
+            self.folder = folder
+        }
+
+        /// Standard output and standard error so far.
+        var output: String {
+            ["stdout", "stderr"].map { (try? String(contentsOfFile: folder.url.appendingPathComponent($0).path, encoding: .utf8)) ?? "" }
+                .joined(separator: "\n")
+        }
+
+        func send(_ signal: Int32) { _ = kill(pid, signal) }
+
+        /// Waits for the process to end: its exit status, or 128 + the signal that ended it.
+        func wait() async -> Int32 {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread { [pid, folder] in
+                    var status: Int32 = 0
+                    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                    folder.remove()
+                    let signal = status & 0x7f
+                    continuation.resume(returning: signal == 0 ? (status >> 8) & 0xff : 128 + signal)
+                }
+            }
+        }
+    }
+
+    /// Starts `switchboard arguments…` and returns at once; the environment as in `run`.
+    static func start(_ arguments: [String]) throws -> Running {
+        let executable = try executable().path
+        let folder = try TemporaryFolder()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, folder.url.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, folder.url.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let environment = ProcessInfo.processInfo.environment.filter { key, _ in
+            !key.hasPrefix("SWITCHBOARD_") && key != "OPENAI_API_KEY" && !key.hasPrefix("TELEGRAM_")
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            folder.remove()
+            throw SpawnFailed(code: spawned)
+        }
+        return Running(pid: pid, folder: folder)
+    }
+}
+
 /// A fresh folder under the system's temporary directory, removed by `remove()`.
-struct TemporaryFolder {
+struct TemporaryFolder: Sendable {
     let url: URL
 
     init() throws {

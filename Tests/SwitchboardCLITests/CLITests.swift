@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardStoreSQLite
@@ -160,6 +162,85 @@ import Testing
     }
 
     // MARK: serve
+
+    /// SIGHUP reloads the config and channel files at once, without a file having changed, and
+    /// SIGTERM still stops the gateway cleanly.
+    @Test func sighupReloadsTheConfigAtOnce() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        var stopped = false
+        defer { if !stopped { gateway.send(SIGKILL) } }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("gateway listening") }
+        #expect(!gateway.output.contains("config reloaded"))
+        gateway.send(SIGHUP)
+        try await eventually("reloaded on the signal") { gateway.output.contains("config reloaded") && gateway.output.contains("reload.cause=signal") }
+        gateway.send(SIGTERM)
+        let status = await gateway.wait()
+        stopped = true
+        #expect(status == 0, "SIGTERM ends it cleanly")
+    }
+
+    /// Every webhook answered 200 is in the database after `kill -9` right after the answers:
+    /// the 200 goes out only once the group commit holding the message has reached the disk.
+    @Test func webhooksAcknowledgedInGroupCommitsSurviveKill9() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        // Replies cannot go anywhere (nothing listens on port 9): only the intake matters here.
+        try folder.write("channels/telegram.yaml", """
+            type: telegram
+            id: tg
+            employee: alexey
+            token: "123456:test-token"
+            mode: webhook
+            webhook_secret: kill-nine-secret_0123
+            api_base: http://127.0.0.1:9
+            """)
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        var killed = false
+        defer { if !killed { gateway.send(SIGKILL) } }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("server.port=") }
+        let port = try #require(gateway.output.split(separator: "server.port=").last?.prefix { $0.isNumber })
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let total = 200
+        let acknowledged = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for index in 0..<total {
+                group.addTask {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhooks/tg")
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.headers.add(name: "X-Telegram-Bot-Api-Secret-Token", value: "kill-nine-secret_0123")
+                    let id = 500_000 + index
+                    request.body = .bytes(ByteBuffer(string: """
+                        {"update_id": \(id), "message": {"message_id": \(id), "date": 1763633100, "text": "Привет \(index)",
+                         "from": {"id": \(7000 + index % 20), "is_bot": false, "first_name": "Ana"},
+                         "chat": {"id": \(7000 + index % 20), "type": "private", "first_name": "Ana"}}}
+                        """))
+                    let response = try await client.execute(request, timeout: .seconds(30))
+                    return response.status == .ok ? index : nil
+                }
+            }
+            var done: [Int] = []
+            for try await index in group { if let index { done.append(index) } }
+            return done
+        }
+        gateway.send(SIGKILL)
+        killed = true
+        #expect(await gateway.wait() == 128 + SIGKILL)
+        try await client.shutdown()
+        #expect(acknowledged.count == total)
+
+        let store = try SQLiteStore(path: folder.url.appendingPathComponent("data/switchboard.sqlite").path)
+        var stored = Set<String>()
+        for key in 0..<20 {
+            guard let chat = try await store.chat(channelID: "tg", conversationKey: "\(7000 + key)") else { continue }
+            for message in try await store.messages(chatID: chat.id, limit: 1000) where message.author == .client { stored.insert(message.text) }
+        }
+        let lost = acknowledged.filter { !stored.contains("Привет \($0)") }
+        #expect(lost.isEmpty, "acknowledged, then lost: \(lost.sorted().prefix(10))")
+    }
 
     @Test func anUnknownLogLevelIsAUsageError() async throws {
         let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-level", "nonsense"])

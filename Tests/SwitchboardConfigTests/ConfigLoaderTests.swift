@@ -241,6 +241,23 @@ private let minimal = """
         #expect(lines.count == 1 && lines[0].hasPrefix("config.yaml:3:") && lines[0].contains("YAML syntax error"), "\(lines)")
     }
 
+    /// The channel files name employees config.yaml would define: a syntax error there is the
+    /// one thing to fix, not the first of a cascade of "employee … does not define".
+    @Test func aYAMLSyntaxErrorInTheConfigIsReportedAlone() {
+        let lines = problems(
+            "employees:\n  - id: [unclosed\n",
+            channels: [("channels/p.yaml", "type: pigeon\nid: p\nemployee: alexey\ntoken: x\n"), ("channels/q.yaml", "type: pigeon\nid: q\nemployee: alexey\ntoken: y\n")])
+        #expect(lines.count == 1 && lines[0].hasPrefix("config.yaml:") && lines[0].contains("YAML syntax error"), "\(lines)")
+    }
+
+    @Test func aChannelFingerprintIgnoresLayoutAndSeesEveryValue() throws {
+        let a = try parse(minimal, channels: [("channels/p.yaml", "type: pigeon\nid: p\nemployee: alexey\ntoken: abc\nspeed: 2\n")])
+        let b = try parse(minimal, channels: [("channels/p.yaml", "# comment\ntype: pigeon\nid: p\nspeed: 2   # fast\nemployee: alexey\ntoken: \"abc\"\n")])
+        let c = try parse(minimal, channels: [("channels/p.yaml", "type: pigeon\nid: p\nemployee: alexey\ntoken: abd\nspeed: 2\n")])
+        #expect(a.channels[0].fingerprint == b.channels[0].fingerprint)
+        #expect(a.channels[0].fingerprint != c.channels[0].fingerprint)
+    }
+
     @Test func connectionLimitsHaveDefaultsAndAreRead() throws {
         let defaults = try parse(minimal).server
         #expect(defaults.headerTimeout == .seconds(10) && defaults.bodyTimeout == .seconds(30) && defaults.idleTimeout == .seconds(60))

@@ -22,15 +22,14 @@ public struct TransitionRejected: Error, Sendable {
 public protocol Store: CursorStore {
     // MARK: Chats and messages
 
-    /// Stores a client's message, creating its chat on first contact, and applies `followUp`.
-    /// Returns `.duplicate` — and changes nothing — when the channel already has a message with
-    /// this provider id.
-    /// `chatChange` runs on the chat after the message is recorded on it, in the same transaction;
-    /// the outbox entry it returns (an out-of-hours auto-reply) is queued in that transaction
-    /// too, unless the chat already has one under its idempotency key.
-    func recordInbound(
-        _ message: InboundMessage, employeeID: String, followUp: FollowUpTransition, chatChange: InboundChatChange?
-    ) async throws -> InboundResult
+    /// Stores clients' messages in one transaction (the gateway's group commit), each creating
+    /// its chat on first contact and applying its `followUp`. A message is `.duplicate` — and
+    /// changes nothing — when the channel already has one with its provider id (an earlier one
+    /// in the same batch included). `chatChange` runs on the chat after the message is recorded
+    /// on it; the outbox entry it returns (an out-of-hours auto-reply) is queued in the same
+    /// transaction, unless the chat already has one under its idempotency key. Results are in
+    /// the batch's order; if anything fails, nothing of the batch is stored.
+    func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult]
     /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
     func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
     func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
@@ -109,6 +108,21 @@ public struct WakeTimes: Sendable, Hashable {
     }
 
     public var earliest: Date? { [outbox, replies, reminders].compactMap { $0 }.min() }
+}
+
+/// One client message for `Store.recordInbound(_:)`, with what storing it changes.
+public struct InboundRecord: Sendable {
+    public var message: InboundMessage
+    public var employeeID: String
+    public var followUp: FollowUpTransition
+    public var chatChange: InboundChatChange?
+
+    public init(message: InboundMessage, employeeID: String, followUp: @escaping FollowUpTransition, chatChange: InboundChatChange? = nil) {
+        self.message = message
+        self.employeeID = employeeID
+        self.followUp = followUp
+        self.chatChange = chatChange
+    }
 }
 
 public enum InboundResult: Sendable, Hashable {
@@ -249,6 +263,9 @@ public enum OutboxOutcome: Sendable, Hashable {
     /// is offline; the channel marks it delivered later (`markDelivered`).
     case sent(at: Date, providerMessageIDs: [String], delivered: Bool = true)
     case retry(at: Date, error: String)
+    /// Not attempted after all (its channel is not running): pending again at `at`, and the
+    /// claim that counted an attempt is given back.
+    case postponed(at: Date, reason: String)
     /// Undeliverable: kept as a dead letter and shown on the chat.
     case dead(at: Date, error: String)
     case cancelled(at: Date, reason: String)
@@ -325,8 +342,11 @@ extension Store {
     /// The earliest moment any scheduled reminder, owed reply or outbox entry needs attention.
     public func nextWakeTime() async throws -> Date? { try await nextWakeTimes().earliest }
 
-    public func recordInbound(_ message: InboundMessage, employeeID: String, followUp: FollowUpTransition) async throws -> InboundResult {
-        try await recordInbound(message, employeeID: employeeID, followUp: followUp, chatChange: nil)
+    /// One client message in a transaction of its own.
+    public func recordInbound(
+        _ message: InboundMessage, employeeID: String, followUp: @escaping FollowUpTransition, chatChange: InboundChatChange? = nil
+    ) async throws -> InboundResult {
+        try await recordInbound([InboundRecord(message: message, employeeID: employeeID, followUp: followUp, chatChange: chatChange)])[0]
     }
 
     public func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry? {

@@ -46,8 +46,15 @@ public struct FollowUpPlanner: Sendable {
         public var aiPausedUntil: Date?
         /// Tokens spent composing this employee's reminders today (the employee's local day).
         public var followUpTokensToday: Int
+        /// Set when the chat's channel is not running: when to look again. A due reminder waits
+        /// until then (`channel_unavailable`) instead of being composed for nobody.
+        public var channelRetryAt: Date?
 
-        public init(lastClientMessageAt: Date? = nil, unreachable: Bool = false, aiPausedUntil: Date? = nil, followUpTokensToday: Int = 0) {
+        public init(
+            lastClientMessageAt: Date? = nil, unreachable: Bool = false, aiPausedUntil: Date? = nil, followUpTokensToday: Int = 0,
+            channelRetryAt: Date? = nil
+        ) {
+            self.channelRetryAt = channelRetryAt
             self.lastClientMessageAt = lastClientMessageAt
             self.unreachable = unreachable
             self.aiPausedUntil = aiPausedUntil
@@ -194,6 +201,16 @@ public struct FollowUpPlanner: Sendable {
             log.append(FollowUpDecision(kind: .cancelled, reason: .chainChanged, run: state.run, step: step, at: now, due: state.due,
                                         sendsAt: state.sendsAt, detail: "the chain has no step \(step) any more"))
             finish(&state, at: now, log: &log)
+            return .notNow
+        }
+        if let retry = facts.channelRetryAt {
+            // Logged once per outage, not at every look: the chat shows why it waits.
+            if state.lastReason != .channelUnavailable {
+                log.append(FollowUpDecision(kind: .deferred, reason: .channelUnavailable, run: state.run, step: step, at: now, due: state.due, sendsAt: retry,
+                                            detail: "the chat's channel is not running; the reminder goes out once it is"))
+            }
+            state.lastReason = .channelUnavailable
+            state.sendsAt = retry
             return .notNow
         }
         if let paused = facts.aiPausedUntil, paused > now {

@@ -71,6 +71,9 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     case chainComplete = "chain_complete"
     case noWorkingTime = "no_working_time"
     case compositionFailed = "composition_failed"
+    /// The chat's channel is not running (its file was disabled or removed, or it failed): the
+    /// reminder waits in the store and goes out once the channel is back.
+    case channelUnavailable = "channel_unavailable"
     /// Not about a reminder: an AI reply was not composed because the employee's replies have
     /// spent the day's `conversation.daily_token_budget`; the client got the budget reply.
     case replyBudgetSpent = "reply_budget_spent"
