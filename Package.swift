@@ -70,6 +70,19 @@ let package = Package(
             path: "Sources/Channels/Telegram",
             exclude: ["README.md", "sample.yaml"],
             swiftSettings: strict),
+        // WhatsApp Cloud API: signed webhook batches in, Graph API messages out, the 24-hour window.
+        .target(
+            name: "WhatsAppChannel",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/WhatsApp",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
         // The website chat widget: widget.js, the demo page, and the WebSocket protocol's logic
         // (frames, signed visitor tokens, replay from the store, rate limits) — no HTTP server.
         .target(
@@ -96,12 +109,13 @@ let package = Package(
             path: "Sources/Channels/HTTP",
             exclude: ["README.md", "sample.yaml"],
             swiftSettings: strict),
-        // In-process fakes of the providers (Telegram Bot API, OpenAI-compatible server) on 127.0.0.1.
+        // In-process fakes of the providers (Telegram Bot API, WhatsApp Graph API, OpenAI-compatible server) on 127.0.0.1.
         .target(
             name: "SwitchboardFakes",
             dependencies: [
                 "SwitchboardCore", "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +133,7 @@ let package = Package(
         // The channel registry: the one target that imports channel modules (one line per type).
         .target(
             name: "SwitchboardChannels",
-            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WidgetChannel", "HTTPChannel"],
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel", "HTTPChannel"],
             swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
         // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
@@ -190,6 +204,14 @@ let package = Package(
                 "HTTPChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "WhatsAppChannelTests",
+            dependencies: [
+                "WhatsAppChannel", "SwitchboardChannelKit", "SwitchboardFakes", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

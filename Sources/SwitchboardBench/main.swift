@@ -1,5 +1,5 @@
 // switchboard-bench: measures what the closing notes report. Run with
-//   swift run -c release switchboard-bench [planner|store|webhooks|all]
+//   swift run -c release switchboard-bench [planner|store|webhooks|whatsapp|all]
 // Every figure is a median over repeated rounds, measured side by side in one run.
 import AsyncHTTPClient
 import Foundation
@@ -58,7 +58,7 @@ func benchPlanner() {
         t = ContinuousClock.now
         for i in 0..<n {
             var state = FollowUpState()
-            withHours.apply(.employeeMessage(at: start.addingTimeInterval(Double(i * 97))), to: &state)
+            withHours.apply(.employeeMessage(at: start.addingTimeInterval(Double(i * 97))), to: &state, facts: .init())
         }
         arm.append((ContinuousClock.now - t).seconds / Double(n))
     }
@@ -119,7 +119,7 @@ func populate(chats: Int, durability: SQLiteStore.Durability) async throws -> (s
         armed.append(try await seconds {
             for (i, id) in ids.enumerated() {
                 let at = start.addingTimeInterval(Double(i))
-                _ = try await store.updateFollowUp(chatID: id) { state, _ in planner.apply(.employeeMessage(at: at), to: &state) }
+                _ = try await store.updateFollowUp(chatID: id) { state, chat in planner.apply(.employeeMessage(at: at), to: &state, facts: .init(chat: chat)) }
             }
         } / Double(batch))
     }
@@ -235,7 +235,90 @@ func benchWebhooks(requests: Int, concurrency: Int) async throws {
     await telegram.stop()
 }
 
+// MARK: - WhatsApp webhooks
+
+/// Requests per second for signed WhatsApp batch POSTs of `batch` messages each (distinct wamids,
+/// clients cycling over 5,000 numbers), `concurrency` connections, every message stored before
+/// the 200; replies go to a fake Graph API.
+func benchWhatsAppWebhooks(batches: [Int], messagesPerRound: Int, concurrency: Int) async throws {
+    print("\n## WhatsApp webhook intake: a real gateway on 127.0.0.1, fake Graph API, offline composer, SQLite")
+    let graph = FakeGraphAPI()
+    let apiBase = try await graph.start()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-wa-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try """
+        employees:
+          - id: alexey
+            name: Alexey
+            auto_followup:
+              steps:
+                - { delay: 4h, instruction: "Remind the user that we're available" }
+        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    try """
+        type: whatsapp
+        id: wa
+        employee: alexey
+        phone_number_id: "\(FakeGraphAPI.defaultPhoneNumberID)"
+        access_token: \(FakeGraphAPI.defaultAccessToken)
+        app_secret: \(FakeGraphAPI.defaultAppSecret)
+        verify_token: bench-verify
+        api_base: \(apiBase)
+        messages_per_second: 1000
+        """.write(to: dir.appendingPathComponent("channels/whatsapp.yaml"), atomically: true, encoding: .utf8)
+    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let port = Box<Int>(0)
+    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger, channelTypes: ChannelRegistry.catalog))
+    let app = gateway.application()
+    let server = Task { try await app.run() }
+    while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+    graph.connectWebhook(url: "http://127.0.0.1:\(port.value)/webhooks/wa")
+    let counter = Box<Int>(0)
+    func body(messages: Int) -> String {
+        let first = counter.value
+        counter.value = first + messages
+        return FakeGraphAPI.Payload.batch(messages: (0..<messages).map { i in
+            let n = first + i
+            return .text("Hello, I have a question about my booking number \(n)", from: "49151\(String(format: "%07d", n % 5_000))",
+                         name: "Client \(n % 5_000)", id: "wamid.BENCH\(n)")
+        })
+    }
+    for batch in batches {
+        let sample = body(messages: batch)
+        let requests = max(concurrency, messagesPerRound / batch)
+        var rates: [Double] = []
+        for _ in 0..<3 {
+            let bodies = (0..<requests).map { _ in body(messages: batch) }
+            let elapsed = try await seconds {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<concurrency {
+                        group.addTask {
+                            var i = worker
+                            while i < requests {
+                                let status = try await graph.postWebhook(bodies[i]).status
+                                precondition(status == 200, "webhook answered \(status)")
+                                i += concurrency
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            rates.append(Double(requests) / elapsed)
+        }
+        let rate = median(rates)
+        print("- \(batch)-message batch (\(sample.utf8.count) bytes, signed), \(requests) POSTs × 3 rounds, \(concurrency) connections: "
+              + "\(Int(rate)) requests/s = \(Int(rate * Double(batch))) messages/s (median of 3)")
+    }
+    server.cancel()
+    _ = await server.result
+    await graph.stop()
+}
+
 let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "planner" || what == "all" { benchPlanner() }
 if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
 if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }
+if what == "whatsapp" || what == "all" { try await benchWhatsAppWebhooks(batches: [1, 50], messagesPerRound: 4000, concurrency: 16) }

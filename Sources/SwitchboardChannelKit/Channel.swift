@@ -61,10 +61,15 @@ public struct ChannelEnvironment: Sendable {
     /// The channel's own conversations as stored, for channels whose clients fetch what they
     /// missed themselves (the widget replays on reconnect). `nil` where the host offers none.
     public var history: (any ConversationHistory)?
+    /// What `/readyz` shows for this channel. A channel marks it failing when the provider
+    /// refuses its credentials (a revoked access token) and recovers it on the next success;
+    /// `nil` where the host reports none.
+    public var health: ComponentHealth?
 
     public init(
         channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
-        cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil
+        cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil,
+        health: ComponentHealth? = nil
     ) {
         self.channelID = channelID
         self.employeeID = employeeID
@@ -76,6 +81,7 @@ public struct ChannelEnvironment: Sendable {
         self.publicURL = publicURL
         self.employeeName = employeeName
         self.history = history
+        self.health = health
     }
 }
 

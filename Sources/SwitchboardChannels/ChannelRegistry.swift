@@ -1,6 +1,7 @@
 public import SwitchboardChannelKit
 import HTTPChannel
 import TelegramChannel
+import WhatsAppChannel
 import WidgetChannel
 
 /// Every channel type the gateway can run, by its YAML `type`. Adding a channel type is its
@@ -9,6 +10,7 @@ import WidgetChannel
 public enum ChannelRegistry {
     public static let catalog = ChannelCatalog([
         telegramChannelType,
+        whatsAppChannelType,
         widgetChannelType,
         httpChannelType,
     ])

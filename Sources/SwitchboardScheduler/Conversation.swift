@@ -51,7 +51,8 @@ public final class Conversation: InboundIntake, Sendable {
                     followUp: { state, chat in
                         let facts = FollowUpPlanner.ChatFacts(chat: chat)
                         if incoming.event == .unreachable { return planner.apply(.chatUnreachable(at: now), to: &state, facts: facts) }
-                        if incoming.isEdit { return [] }
+                        // An edit or a reaction is not the client answering: the reminder stays.
+                        if !incoming.isNewTurn { return [] }
                         return planner.apply(.clientMessage(at: now, text: incoming.text), to: &state, facts: facts)
                     },
                     chatChange: { chat in
@@ -95,13 +96,9 @@ public final class Conversation: InboundIntake, Sendable {
             logger.notice("reminder refused: window closed, no template configured", metadata: ["chat.id": "\(chat.id)"])
             return
         }
-        let entry = NewOutboxEntry(
-            chatID: chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reengagement(run: run, step: step).rawValue, text: outbox.entry.text,
-            delivery: .template(template), notBefore: now, followUpRun: run, followUpStep: step)
-        _ = try await store.enqueue(entry, usage: nil, chatChange: nil) { _, _ in
-            [FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: run, step: step, at: now, detail: refused + "; sending the template")]
-        }
-        scheduler.nudge()
+        try await scheduler.queueReengagement(
+            chatID: chat.id, text: outbox.entry.text, template: template, run: run, step: step,
+            decision: FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: run, step: step, at: now, detail: refused + "; sending the template"))
     }
 
     /// A human operator writes in a chat as the employee: the message is queued, the AI steps

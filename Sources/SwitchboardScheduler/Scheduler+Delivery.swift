@@ -148,7 +148,46 @@ extension Scheduler {
             logger.notice("chat unreachable", metadata: ["error": "\(error.message)"])
         case .permanent:
             try await fail(outboxEntry, planner: planner, error: error.message, logger: logger)
+        case .windowClosed:
+            try await windowClosed(outboxEntry, error: error.message, chat: chat, planner: planner, logger: logger)
         }
+    }
+
+    /// The provider refused free-form text at once because the client's window had closed. The
+    /// text stays on the chat as a dead letter (never retried as free-form); a reminder's step
+    /// goes the template path or is skipped with `window_closed`, and the chain moves on.
+    private func windowClosed(_ outboxEntry: OutboxEntry, error: String, chat: Chat, planner: FollowUpPlanner?, logger: Logger) async throws {
+        let entry = outboxEntry.entry
+        guard entry.purpose == .reminder, entry.delivery == .freeForm, let run = entry.followUpRun, let step = entry.followUpStep,
+            !OutboxKey(rawValue: entry.idempotencyKey).isReengagement
+        else {
+            try await fail(outboxEntry, planner: planner, error: error, logger: logger)
+            return
+        }
+        let now = clock.now()
+        let moved = Captured(false)
+        try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error), chatChange: nil) { state, chat in
+            guard let planner, state.run == run else { return [] }
+            let log = planner.apply(.reminderWindowClosed(step: step, at: now, detail: "the provider refused the free-form reminder: \(error)"),
+                                    to: &state, facts: .init(chat: chat))
+            moved.value = !log.isEmpty
+            return log
+        }
+        logger.notice("reminder refused: the client's window had closed", metadata: ["error": "\(error)"])
+        if moved.value, let template = senders.capabilities(ofChannel: chat.channelID).reengagementTemplate {
+            try await queueReengagement(chatID: chat.id, text: entry.text, template: template, run: run, step: step, decision: nil)
+        }
+        nudge(.reminders)
+    }
+
+    /// Queues the channel's re-engagement template in place of reminder (run, step), which the
+    /// provider refused as free-form text; `decision` is logged with it.
+    func queueReengagement(chatID: String, text: String, template: String, run: Int, step: Int, decision: FollowUpDecision?) async throws {
+        let entry = NewOutboxEntry(
+            chatID: chatID, purpose: .reminder, idempotencyKey: OutboxKey.reengagement(run: run, step: step).rawValue, text: text,
+            delivery: .template(template), notBefore: clock.now(), followUpRun: run, followUpStep: step)
+        _ = try await store.enqueue(entry, usage: nil, chatChange: nil) { _, _ in decision.map { [$0] } ?? [] }
+        nudge(.deliveries)
     }
 
     private func retryOrFail(
@@ -174,11 +213,11 @@ extension Scheduler {
     /// Ends an entry as a dead letter; a reminder's chain records why it stopped.
     private func fail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, logger: Logger) async throws {
         let now = clock.now()
-        try await store.complete(outboxID: entry.id, .dead(at: now, error: error), chatChange: nil) { state, _ in
+        try await store.complete(outboxID: entry.id, .dead(at: now, error: error), chatChange: nil) { state, chat in
             guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun,
                 !OutboxKey(rawValue: entry.entry.idempotencyKey).isReengagement
             else { return [] }
-            return planner.apply(.reminderFailed(step: step, at: now, detail: error), to: &state)
+            return planner.apply(.reminderFailed(step: step, at: now, detail: error), to: &state, facts: .init(chat: chat))
         }
         logger.warning("message ended as a dead letter", metadata: ["error": "\(error)"])
     }

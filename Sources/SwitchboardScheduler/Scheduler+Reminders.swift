@@ -31,8 +31,8 @@ extension Scheduler {
             let now = clock.now()
             guard let planner = planner(for: item.chat) else {
                 // The employee is gone from config: nothing can be composed in their name.
-                try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
-                    FollowUpPlanner(chain: .disabled, hours: .always).apply(.chainChanged(at: now), to: &state)
+                try await store.updateFollowUp(chatID: item.chat.id) { state, chat in
+                    FollowUpPlanner(chain: .disabled, hours: .always).apply(.chainChanged(at: now), to: &state, facts: .init(chat: chat))
                 }
                 return
             }
@@ -80,12 +80,14 @@ extension Scheduler {
                 chatID: item.chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reminder(run: run, step: step).rawValue, text: composition.text,
                 delivery: delivery, author: .employee, notBefore: clock.now(), followUpRun: run, followUpStep: step)
             do {
-                let queued = try await store.enqueue(entry, usage: usage) { state, _ in
+                let queued = try await store.enqueue(entry, usage: usage) { state, chat in
                     // The client may have replied, or an admin switched follow-up off, while we composed.
                     guard state.status == .scheduled, state.run == run, state.step == step else {
                         throw TransitionRejected("the chain moved on while the reminder was composed")
                     }
-                    return planner.apply(.reminderQueued(step: step, at: now), to: &state)
+                    return planner.apply(
+                        .reminderQueued(step: step, at: now), to: &state,
+                        facts: .init(chat: chat, followUpTokensToday: facts.followUpTokensToday))
                 }
                 if queued == nil {
                     // Cannot happen while every stop ends its (run, step) for good; if it does,

@@ -15,8 +15,10 @@ internal import Synchronization
 /// stops answering (the provider gets 404 and delivers again later), and its chats' work waits
 /// in the store (`channel_unavailable`) until it comes back.
 final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
-    /// How a channel is created from its file (the gateway supplies its environment).
-    typealias Factory = @Sendable (ChannelConfig, ChannelType) throws -> any Channel
+    /// How a channel is created from its file (the gateway supplies its environment). The
+    /// health is what `/readyz` shows for the channel, handed to it so it can report a refused
+    /// credential itself.
+    typealias Factory = @Sendable (ChannelConfig, ChannelType, ComponentHealth) throws -> any Channel
 
     private struct Running {
         var channel: any Channel
@@ -155,7 +157,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             return nil
         }
         do {
-            return try factory(config, type)
+            return try factory(config, type, health)
         } catch {
             logger.error("channel disabled: it could not be created", metadata: ["channel.id": "\(config.id)", "error": "\(error)"])
             health.fail("could not be created (\(String(describing: error).prefix(300))): fix \(config.file); the change applies when the file is saved")

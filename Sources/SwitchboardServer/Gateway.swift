@@ -142,13 +142,13 @@ public final class Gateway: Sendable {
         let logger = options.logger
         self.channels = ChannelSupervisor(
             configs: config.channels, catalog: options.channelTypes, senders: senders, metrics: metrics, logger: logger,
-            factory: { [roster] channelConfig, type in
+            factory: { [roster] channelConfig, type, health in
                 var channelLogger = logger
                 channelLogger[metadataKey: "channel.id"] = "\(channelConfig.id)"
                 let environment = ChannelEnvironment(
                     channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
                     intake: conversation, cursors: store, publicURL: publicURL,
-                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history)
+                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health)
                 return try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
             })
     }

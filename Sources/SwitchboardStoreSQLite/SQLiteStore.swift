@@ -266,7 +266,7 @@ public final class SQLiteStore: Store {
             }
             if message.event == .unreachable {
                 chat.unreachable = true
-            } else if !message.isEdit {
+            } else if message.isNewTurn {
                 chat.lastClientMessageAt = max(chat.lastClientMessageAt ?? message.receivedAt, message.receivedAt)
                 // A client who writes again can be reached again.
                 chat.unreachable = false

@@ -119,7 +119,7 @@ import Testing
             }
             let planner = FollowUpPlanner(employee: employee)
             _ = try await store.appendMessage(NewMessage(chatID: chat.id, author: .employee, text: "Yes, it is.", at: repliedAt)) { state, _ in
-                planner.apply(.employeeMessage(at: repliedAt), to: &state)
+                planner.apply(.employeeMessage(at: repliedAt), to: &state, facts: .init())
             }
         }
 

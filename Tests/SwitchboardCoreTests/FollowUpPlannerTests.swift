@@ -76,7 +76,7 @@ struct FollowUpArmingTests {
     func employeeMessageArmsStepOneAtMessagePlusDelay(delay: Duration, due: String) {
         let planner = FollowUpPlanner(chain: chain([delay, hrs(24)]), hours: .always)
         var state = FollowUpState()
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state, facts: .init())
         #expect(state.run == 1)
         #expect(state.status == .scheduled)
         #expect(state.isPending)
@@ -92,7 +92,7 @@ struct FollowUpArmingTests {
     @Test func laterStepsCountFromWhenThePreviousReminderWasActuallySent() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         // Step 1 was planned for 13:00 but went out 42 minutes late.
-        var log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:42:00Z")), to: &state)
+        var log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:42:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "sent employee_message run=1 step=1 at=2026-11-23T13:42:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z",
@@ -102,12 +102,12 @@ struct FollowUpArmingTests {
         #expect(state.step == 2)
         #expect(state.run == 1)
 
-        log = planner.apply(.reminderSent(step: 2, at: iso("2026-11-24T15:00:00Z")), to: &state)
+        log = planner.apply(.reminderSent(step: 2, at: iso("2026-11-24T15:00:00Z")), to: &state, facts: .init())
         #expect(state.step == 3)
         #expect(text(state.due) == "2026-11-26T15:00:00Z")  // 48 h after step 2 went out, not after it was due
         #expect(log.map(\.kind) == [.sent, .scheduled])
 
-        log = planner.apply(.reminderSent(step: 3, at: iso("2026-11-26T15:00:00Z")), to: &state)
+        log = planner.apply(.reminderSent(step: 3, at: iso("2026-11-26T15:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "sent previous_reminder_sent run=1 step=3 at=2026-11-26T15:00:00Z due=2026-11-26T15:00:00Z sendsAt=2026-11-26T15:00:00Z",
@@ -123,9 +123,9 @@ struct FollowUpArmingTests {
     @Test func eventsForAnotherStepAreIgnored() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         let before = state
-        #expect(planner.apply(.reminderSent(step: 2, at: iso("2026-11-23T13:00:00Z")), to: &state).isEmpty)
-        #expect(planner.apply(.reminderQueued(step: 2, at: iso("2026-11-23T13:00:00Z")), to: &state).isEmpty)
-        #expect(planner.apply(.reminderFailed(step: 3, at: iso("2026-11-23T13:00:00Z"), detail: "x"), to: &state).isEmpty)
+        #expect(planner.apply(.reminderSent(step: 2, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init()).isEmpty)
+        #expect(planner.apply(.reminderQueued(step: 2, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init()).isEmpty)
+        #expect(planner.apply(.reminderFailed(step: 3, at: iso("2026-11-23T13:00:00Z"), detail: "x"), to: &state, facts: .init()).isEmpty)
         #expect(state == before)
     }
 
@@ -133,7 +133,7 @@ struct FollowUpArmingTests {
         for disabled in [chain([hrs(4)], enabled: false), chain([]), FollowUpChain.disabled] {
             let planner = FollowUpPlanner(chain: disabled, hours: .always)
             var state = FollowUpState()
-            let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
+            let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state, facts: .init())
             // Not armed, and the reason is on record.
             #expect(lines(log) == ["cancelled followup_disabled run=0 at=2026-11-23T09:00:00Z"])
             #expect(!state.isPending)
@@ -156,7 +156,7 @@ struct FollowUpArmingTests {
     @Test func noWorkingTimeCancels() {
         let planner = FollowUpPlanner(chain: chain([hrs(4)]), hours: WorkingHours(timeZone: TimeZone(identifier: "UTC")!, week: [:]))
         var state = FollowUpState()
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state, facts: .init())
         #expect(lines(log) == ["cancelled no_working_time run=1 at=2026-11-23T09:00:00Z"])
         #expect(state.status == .cancelled)
         #expect(state.sendsAt == nil)
@@ -187,10 +187,10 @@ struct FollowUpRestartTests {
     func clientMessageCancelsThePendingReminder(queued: Bool) {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         if queued {
-            planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+            planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
             #expect(state.status == .sending)
         }
-        let log = planner.apply(.clientMessage(at: iso("2026-11-23T13:00:30Z"), text: "Thanks, thinking about it"), to: &state)
+        let log = planner.apply(.clientMessage(at: iso("2026-11-23T13:00:30Z"), text: "Thanks, thinking about it"), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled client_replied run=1 step=1 at=2026-11-23T13:00:30Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
@@ -206,22 +206,22 @@ struct FollowUpRestartTests {
         let (verdict, fireLog) = fire(planner, &state, at: "2026-11-23T14:00:00Z")
         #expect(verdict == .notNow)
         #expect(fireLog.isEmpty)
-        #expect(planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:01:00Z")), to: &state).isEmpty)
+        #expect(planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:01:00Z")), to: &state, facts: .init()).isEmpty)
         #expect(state == cancelled)
     }
 
     @Test func clientMessageWithNothingPendingLogsNothing() {
         var idle = FollowUpState()
-        #expect(planner.apply(.clientMessage(at: iso("2026-11-23T09:00:00Z"), text: "hello"), to: &idle).isEmpty)
+        #expect(planner.apply(.clientMessage(at: iso("2026-11-23T09:00:00Z"), text: "hello"), to: &idle, facts: .init()).isEmpty)
         #expect(idle.status == .idle)
     }
 
     @Test func nextEmployeeMessageRestartsFromStepOneWithANewRun() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
         #expect(state.step == 2)
-        planner.apply(.clientMessage(at: iso("2026-11-23T15:00:00Z"), text: "What about the price?"), to: &state)
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T15:01:00Z")), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T15:00:00Z"), text: "What about the price?"), to: &state, facts: .init())
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T15:01:00Z")), to: &state, facts: .init())
         #expect(state.run == 2)
         #expect(state.step == 1)
         #expect(state.status == .scheduled)
@@ -232,8 +232,8 @@ struct FollowUpRestartTests {
 
     @Test func anotherEmployeeMessageWhilePendingAlsoRestarts() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
+        planner.apply(.employeeMessage(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         #expect(state.run == 2)
         #expect(state.step == 1)
         #expect(text(state.due) == "2026-11-23T18:00:00Z")
@@ -247,11 +247,11 @@ struct FollowUpOncePerChatTests {
     @Test func firedOncePerChatStepIsSkippedInLaterRunsAndTheNextCountsFromTheSameAnchor() {
         let planner = FollowUpPlanner(chain: chain([hrs(1), hrs(24), hrs(48)], once: [1]), hours: .always)
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(state.firedOncePerChat == [1])
-        planner.apply(.clientMessage(at: iso("2026-11-23T12:00:00Z"), text: "ok"), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T12:00:00Z"), text: "ok"), to: &state, facts: .init())
 
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T12:30:00Z")), to: &state)
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T12:30:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "skipped once_per_chat_already_fired run=2 step=1 at=2026-11-23T12:30:00Z",
@@ -261,8 +261,8 @@ struct FollowUpOncePerChatTests {
         #expect(text(state.anchor) == "2026-11-23T12:30:00Z")
 
         // And in a third run too.
-        planner.apply(.clientMessage(at: iso("2026-11-23T13:00:00Z"), text: "ok"), to: &state)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T13:00:00Z"), text: "ok"), to: &state, facts: .init())
+        planner.apply(.employeeMessage(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         #expect(state.run == 3)
         #expect(state.step == 2)
         #expect(text(state.due) == "2026-11-24T14:00:00Z")
@@ -271,15 +271,15 @@ struct FollowUpOncePerChatTests {
     @Test func skippedMiddleStepCountsTheNextFromThePreviousReminder() {
         let planner = FollowUpPlanner(chain: chain([hrs(1), hrs(2), hrs(3)], once: [2]), hours: .always)
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state)
-        planner.apply(.reminderSent(step: 2, at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
+        planner.apply(.reminderSent(step: 2, at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(state.firedOncePerChat == [2])
-        planner.apply(.clientMessage(at: iso("2026-11-23T13:00:00Z"), text: "hi"), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T13:00:00Z"), text: "hi"), to: &state, facts: .init())
 
-        planner.apply(.employeeMessage(at: iso("2026-11-24T09:00:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-24T09:00:00Z")), to: &state, facts: .init())
         #expect(state.step == 1)
         #expect(text(state.due) == "2026-11-24T10:00:00Z")
-        let log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-24T10:10:00Z")), to: &state)
+        let log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-24T10:10:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "sent employee_message run=2 step=1 at=2026-11-24T10:10:00Z due=2026-11-24T10:00:00Z sendsAt=2026-11-24T10:00:00Z",
@@ -291,8 +291,8 @@ struct FollowUpOncePerChatTests {
     @Test func onceStepThatNeverFiredRunsAgain() {
         let planner = FollowUpPlanner(chain: chain([hrs(1), hrs(24)], once: [1]), hours: .always)
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.clientMessage(at: iso("2026-11-23T09:30:00Z"), text: "hi"), to: &state)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T10:00:00Z")), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T09:30:00Z"), text: "hi"), to: &state, facts: .init())
+        planner.apply(.employeeMessage(at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(state.firedOncePerChat.isEmpty)
         #expect(state.step == 1)
         #expect(text(state.due) == "2026-11-23T11:00:00Z")
@@ -301,17 +301,17 @@ struct FollowUpOncePerChatTests {
     @Test func onlyOncePerChatStepsAreRemembered() {
         let planner = FollowUpPlanner(chain: chain([hrs(1), hrs(24)], once: [2]), hours: .always)
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(state.firedOncePerChat.isEmpty)
     }
 
     @Test func chainOfFiredOnceStepsFinishesAtOnce() {
         let planner = FollowUpPlanner(chain: chain([hrs(1)], once: [1]), hours: .always)
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(state.status == .finished)
-        planner.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "hi"), to: &state)
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "hi"), to: &state, facts: .init())
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "skipped once_per_chat_already_fired run=2 step=1 at=2026-11-23T12:00:00Z",
@@ -339,7 +339,7 @@ struct FollowUpWorkingHoursTests {
     func dueTimeOutsideWorkingHoursMovesToTheNextWorkingMoment(message: String, due: String, sendsAt: String) {
         let planner = FollowUpPlanner(chain: chain([hrs(4)]), hours: moscowOffice())
         var state = FollowUpState()
-        let log = planner.apply(.employeeMessage(at: iso(message)), to: &state)
+        let log = planner.apply(.employeeMessage(at: iso(message)), to: &state, facts: .init())
         #expect(text(state.due) == due)
         #expect(text(state.sendsAt) == sendsAt)
         var expected = ["scheduled employee_message run=1 step=1 at=\(message) due=\(due) sendsAt=\(sendsAt)"]
@@ -353,7 +353,7 @@ struct FollowUpWorkingHoursTests {
         let planner = FollowUpPlanner(chain: chain([hrs(4), hrs(24)]), hours: moscowOffice())
         var state = armed(planner, at: "2026-11-23T13:00:00Z")
         #expect(text(state.sendsAt) == "2026-11-24T06:00:00Z")
-        let log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-24T06:00:00Z")), to: &state)
+        let log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-24T06:00:00Z")), to: &state, facts: .init())
         // Tue 09:00 MSK + 24 h = Wed 09:00 MSK — not Mon 20:00 + 24 h.
         #expect(text(state.due) == "2026-11-25T06:00:00Z")
         #expect(text(state.sendsAt) == "2026-11-25T06:00:00Z")
@@ -377,7 +377,7 @@ struct FollowUpChainChangeTests {
     /// Armed at Mon 09:00Z, step 1 sent at 13:30Z, step 2 pending from that anchor.
     func stepTwoPending() -> FollowUpState {
         var state = armed(original, at: "2026-11-23T09:00:00Z")
-        original.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:30:00Z")), to: &state)
+        original.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:30:00Z")), to: &state, facts: .init())
         #expect(text(state.due) == "2026-11-24T13:30:00Z")
         return state
     }
@@ -385,7 +385,7 @@ struct FollowUpChainChangeTests {
     @Test func pendingStepIsReplannedFromItsAnchorUnderTheNewSteps() {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: chain([hrs(4), hrs(6), hrs(48)]), hours: .always)
-        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "scheduled chain_changed run=1 step=2 at=2026-11-23T14:00:00Z due=2026-11-23T19:30:00Z sendsAt=2026-11-23T19:30:00Z"
@@ -398,7 +398,7 @@ struct FollowUpChainChangeTests {
     @Test func replannedStepStillHonoursWorkingHours() {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: chain([hrs(4), hrs(8)]), hours: moscowOffice())
-        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         // 13:30Z + 8 h = 21:30Z = 00:30 MSK Tue → Tue 09:00 MSK.
         #expect(
             lines(log) == [
@@ -410,7 +410,7 @@ struct FollowUpChainChangeTests {
     @Test func stepOneIsReplannedFromTheEmployeeMessage() {
         var state = armed(original, at: "2026-11-23T09:00:00Z")
         let edited = FollowUpPlanner(chain: chain([hrs(2), hrs(24)]), hours: .always)
-        edited.apply(.chainChanged(at: iso("2026-11-23T10:00:00Z")), to: &state)
+        edited.apply(.chainChanged(at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(text(state.due) == "2026-11-23T11:00:00Z")
     }
 
@@ -418,7 +418,7 @@ struct FollowUpChainChangeTests {
     func disablingTheChainCancelsThePendingReminder(disabled: FollowUpChain) {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: disabled, hours: .always)
-        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled followup_disabled run=1 step=2 at=2026-11-23T14:00:00Z due=2026-11-24T13:30:00Z sendsAt=2026-11-24T13:30:00Z"
@@ -432,7 +432,7 @@ struct FollowUpChainChangeTests {
     @Test func employeeMessageUnderADisabledChainDropsThePendingReminder() {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: chain([hrs(4)], enabled: false), hours: .always)
-        let log = edited.apply(.employeeMessage(at: iso("2026-11-23T15:00:00Z")), to: &state)
+        let log = edited.apply(.employeeMessage(at: iso("2026-11-23T15:00:00Z")), to: &state, facts: .init())
         #expect(log.map(\.reason) == [.followUpDisabled])
         #expect(!state.isPending)
     }
@@ -440,7 +440,7 @@ struct FollowUpChainChangeTests {
     @Test func shorteningTheChainBelowThePendingStepFinishesIt() {
         var state = stepTwoPending()
         let edited = FollowUpPlanner(chain: chain([hrs(4)]), hours: .always)
-        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state)
+        let log = edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled chain_changed run=1 step=2 at=2026-11-23T14:00:00Z due=2026-11-24T13:30:00Z sendsAt=2026-11-24T13:30:00Z detail=the chain has no step 2 any more",
@@ -452,13 +452,13 @@ struct FollowUpChainChangeTests {
     @Test func nothingPendingNothingToReplan() {
         let edited = FollowUpPlanner(chain: chain([hrs(1)]), hours: .always)
         var idle = FollowUpState()
-        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &idle).isEmpty)
+        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &idle, facts: .init()).isEmpty)
         #expect(idle == FollowUpState())
 
         var cancelled = stepTwoPending()
-        original.apply(.clientMessage(at: iso("2026-11-23T13:45:00Z"), text: "hi"), to: &cancelled)
+        original.apply(.clientMessage(at: iso("2026-11-23T13:45:00Z"), text: "hi"), to: &cancelled, facts: .init())
         let before = cancelled
-        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &cancelled).isEmpty)
+        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T14:00:00Z")), to: &cancelled, facts: .init()).isEmpty)
         #expect(cancelled == before)
     }
 }
@@ -471,7 +471,7 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingOffCancelsAndBlocksArming() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state)
+        let log = planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled chat_disabled run=1 step=1 at=2026-11-23T10:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
@@ -484,7 +484,7 @@ struct FollowUpChatSwitchTests {
         #expect(verdict == .notNow)
         #expect(fireLog.isEmpty)
 
-        let armLog = planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state)
+        let armLog = planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(!armLog.contains { $0.kind == .scheduled })
         #expect(!state.isPending)
         #expect(state.run == 1)
@@ -492,8 +492,8 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingBackOnResumesFromTheAnchor() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state)
-        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 // A run of its own: run 1's step 1 already ended ("cancelled") and may have an outbox key.
@@ -507,9 +507,9 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingBackOnResumesALaterStepFromItsAnchor() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:30:00Z")), to: &state)
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T15:00:00Z")), to: &state)
-        planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-24T10:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:30:00Z")), to: &state, facts: .init())
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T15:00:00Z")), to: &state, facts: .init())
+        planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-24T10:00:00Z")), to: &state, facts: .init())
         #expect(state.status == .scheduled)
         #expect(state.step == 2)
         #expect(text(state.due) == "2026-11-24T13:30:00Z")
@@ -517,10 +517,10 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingOffTwiceStillResumes() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state)
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:01:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:01:00Z")), to: &state, facts: .init())
         #expect(state.optOut == .admin)
-        planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(state.status == .scheduled)
         #expect(state.step == 1)
         #expect(text(state.due) == "2026-11-23T13:00:00Z")
@@ -528,16 +528,16 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingOffWithNothingPendingIsRecordedAndBlocksArming() {
         var state = FollowUpState()
-        let log = planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T08:00:00Z")), to: &state)
+        let log = planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T08:00:00Z")), to: &state, facts: .init())
         #expect(lines(log) == ["cancelled chat_disabled run=0 at=2026-11-23T08:00:00Z"])
         #expect(state.optOut == .admin)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state, facts: .init())
         #expect(!state.isPending)
         #expect(state.run == 0)
         // Switching on a chat that was never armed schedules nothing; the next employee message arms it.
-        #expect(planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T10:00:00Z")), to: &state).isEmpty)
+        #expect(planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init()).isEmpty)
         #expect(!state.isPending)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(state.isPending)
         #expect(state.run == 1)
     }
@@ -545,7 +545,7 @@ struct FollowUpChatSwitchTests {
     @Test func switchingOnWhenNeverSwitchedOffChangesNothing() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         let before = state
-        #expect(planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T10:00:00Z")), to: &state).isEmpty)
+        #expect(planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init()).isEmpty)
         #expect(state == before)
     }
 
@@ -554,33 +554,33 @@ struct FollowUpChatSwitchTests {
 
     @Test func switchingBackOnDoesNotRestartAFinishedChain() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
-        planner.apply(.reminderSent(step: 2, at: iso("2026-11-24T13:00:00Z")), to: &state)
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
+        planner.apply(.reminderSent(step: 2, at: iso("2026-11-24T13:00:00Z")), to: &state, facts: .init())
         #expect(state.status == .finished)
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-25T10:00:00Z")), to: &state)
-        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-25T11:00:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-25T10:00:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-25T11:00:00Z")), to: &state, facts: .init())
         #expect(!log.contains { $0.kind == .scheduled }, "\(lines(log))")
         #expect(!state.isPending)
     }
 
     @Test func switchingBackOnDoesNotResurrectAReminderTheClientCancelled() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "Not now"), to: &state)
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T11:00:00Z")), to: &state)
-        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "Not now"), to: &state, facts: .init())
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(!log.contains { $0.kind == .scheduled }, "\(lines(log))")
         #expect(!state.isPending)
     }
 
     @Test func clientReplyWhileSwitchedOffIsNotForgottenWhenSwitchedBackOn() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state)
-        planner.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "Can you call me?"), to: &state)
-        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state)
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
+        planner.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "Can you call me?"), to: &state, facts: .init())
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T12:00:00Z")), to: &state, facts: .init())
         #expect(!log.contains { $0.kind == .scheduled }, "\(lines(log))")
         #expect(!state.isPending)
         // The employee's next answer arms a fresh run as usual.
-        planner.apply(.employeeMessage(at: iso("2026-11-23T12:05:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-23T12:05:00Z")), to: &state, facts: .init())
         #expect(state.isPending)
         #expect(state.run == 2)
         #expect(state.step == 1)
@@ -596,7 +596,7 @@ struct FollowUpClientOptOutTests {
     @Test(arguments: ["stop", "STOP", "Stop.", "  stop!  ", "Не пишите!", "не пишите", "НЕ ПИШИТЕ", "unsubscribe", "Стоп", "отписаться\n"])
     func optOutPhraseCancelsAndBlocksRearming(text: String) {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: text), to: &state)
+        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: text), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled client_opted_out run=1 step=1 at=2026-11-23T10:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
@@ -605,7 +605,7 @@ struct FollowUpClientOptOutTests {
         #expect(state.status == .cancelled)
         #expect(state.lastReason == .clientOptedOut)
 
-        let armLog = planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state)
+        let armLog = planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(!armLog.contains { $0.kind == .scheduled })
         #expect(!state.isPending)
         #expect(state.run == 1)
@@ -616,33 +616,33 @@ struct FollowUpClientOptOutTests {
     @Test(arguments: ["don't stop now", "stop it", "please stop", "stopped", "не пишите ночью", "Thanks!", "unsubscribe me later", "stop stop"])
     func ordinaryMessageIsAReplyNotAnOptOut(text: String) {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: text), to: &state)
+        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: text), to: &state, facts: .init())
         #expect(log.map(\.reason) == [.clientReplied])
         #expect(state.optOut == nil)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(state.isPending)
         #expect(state.run == 2)
     }
 
     @Test func optOutWithNothingPendingIsStillRecorded() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "hi"), to: &state)
-        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:05:00Z"), text: "stop"), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "hi"), to: &state, facts: .init())
+        let log = planner.apply(.clientMessage(at: iso("2026-11-23T10:05:00Z"), text: "stop"), to: &state, facts: .init())
         #expect(log.map(\.kind) == [.cancelled])
         #expect(log.map(\.reason) == [.clientOptedOut])
         #expect(state.optOut == .client)
-        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state)
+        planner.apply(.employeeMessage(at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(!state.isPending)
     }
 
     @Test func employeesOwnPhrasesAreUsed() {
         let custom = FollowUpPlanner(chain: chain([hrs(4)], phrases: ["Хватит"]), hours: .always)
         var state = armed(custom, at: "2026-11-23T09:00:00Z")
-        custom.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "stop"), to: &state)
+        custom.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "stop"), to: &state, facts: .init())
         #expect(state.lastReason == .clientReplied)
         #expect(state.optOut == nil)
-        custom.apply(.employeeMessage(at: iso("2026-11-23T10:30:00Z")), to: &state)
-        custom.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "хватит!"), to: &state)
+        custom.apply(.employeeMessage(at: iso("2026-11-23T10:30:00Z")), to: &state, facts: .init())
+        custom.apply(.clientMessage(at: iso("2026-11-23T11:00:00Z"), text: "хватит!"), to: &state, facts: .init())
         #expect(state.lastReason == .clientOptedOut)
         #expect(state.optOut == .client)
     }
@@ -656,7 +656,7 @@ struct FollowUpUnreachableTests {
 
     @Test func unreachableEventCancels() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.chatUnreachable(at: iso("2026-11-23T10:00:00Z")), to: &state)
+        let log = planner.apply(.chatUnreachable(at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "cancelled chat_unreachable run=1 step=1 at=2026-11-23T10:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z"
@@ -682,8 +682,8 @@ struct FollowUpUnreachableTests {
 
     @Test func deliveryFailureEndsAsADeadLetterWithTheDetail() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
-        let log = planner.apply(.reminderFailed(step: 1, at: iso("2026-11-23T13:05:00Z"), detail: "HTTP 400"), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.reminderFailed(step: 1, at: iso("2026-11-23T13:05:00Z"), detail: "HTTP 400"), to: &state, facts: .init())
         #expect(
             lines(log) == [
                 "dead_letter delivery_failed run=1 step=1 at=2026-11-23T13:05:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z detail=HTTP 400"
@@ -719,7 +719,7 @@ struct FollowUpFireTests {
 
     @Test func onlyAScheduledReminderFires() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
         #expect(state.status == .sending)
         #expect(fire(planner, &state, at: "2026-11-23T13:05:00Z").0 == .notNow)
         var idle = FollowUpState()
@@ -832,8 +832,8 @@ struct FollowUpFireTests {
     @Test func stepBeyondAnEditedChainFinishes() {
         let long = FollowUpPlanner(chain: chain([hrs(1), hrs(1), hrs(1)]), hours: .always)
         var state = armed(long, at: "2026-11-23T09:00:00Z")
-        long.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state)
-        long.apply(.reminderSent(step: 2, at: iso("2026-11-23T11:00:00Z")), to: &state)
+        long.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
+        long.apply(.reminderSent(step: 2, at: iso("2026-11-23T11:00:00Z")), to: &state, facts: .init())
         #expect(state.step == 3)
         let short = FollowUpPlanner(chain: chain([hrs(1), hrs(1)]), hours: .always)
         let (verdict, log) = fire(short, &state, at: "2026-11-23T12:00:00Z")
@@ -1000,13 +1000,13 @@ struct FollowUpWindowTests {
     @Test func clientWhoNeverWroteHasNoOpenWindow() {
         let template = FollowUpPlanner(chain: chain([hrs(1)]), hours: .always, channel: Self.both)
         var state = FollowUpState()
-        template.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state)
+        template.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &state, facts: .init())
         #expect(state.delivery == .template("reengage_v1"))
         #expect(text(state.sendsAt) == "2026-11-23T10:00:00Z")
 
         let bare = FollowUpPlanner(chain: chain([hrs(1)]), hours: .always, channel: Self.pullIn)
         var skipped = FollowUpState()
-        let log = bare.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &skipped)
+        let log = bare.apply(.employeeMessage(at: iso("2026-11-23T09:00:00Z")), to: &skipped, facts: .init())
         #expect(log.map(\.reason) == [.windowClosed, .chainComplete])
     }
 
@@ -1018,6 +1018,37 @@ struct FollowUpWindowTests {
         #expect(log.map(\.kind) == [.scheduled])
         #expect(state.delivery == .freeForm)
         #expect(fire(planner, &state, at: "2026-11-26T09:00:00Z", facts: facts).0 == .send(step: 1, instruction: "step 1", delivery: .freeForm))
+    }
+
+    /// What the scheduler's bug did: a reminder recorded as sent without the chat's facts sees
+    /// a window that closed "long ago", so step 2 — well inside the real window — is skipped.
+    @Test func theChatsFactsDecideWhetherTheNextStepFitsTheWindow() {
+        let planner = FollowUpPlanner(chain: chain([hrs(4), hrs(16)]), hours: .always, channel: Self.bare)
+        let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: iso("2026-11-23T06:00:00Z"))
+        var state = armed(planner, at: "2026-11-23T06:00:00Z", facts: facts)
+        var blind = state
+        planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: facts)
+        #expect(state.step == 2 && text(state.sendsAt) == "2026-11-24T02:00:00Z" && state.delivery == .freeForm)
+        let log = planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &blind, facts: .init())
+        #expect(log.contains { $0.reason == .windowClosed && $0.step == 2 }, "without facts the window looks closed")
+    }
+
+    /// The provider refused the free-form text at once (131047): with a template the step is
+    /// deferred to it, without one it is skipped; either way the chain moves on from the same anchor.
+    @Test(arguments: [true, false])
+    func aReminderRefusedForTheWindowMovesTheChainOn(withTemplate: Bool) {
+        let planner = FollowUpPlanner(chain: chain([hrs(4), hrs(4)]), hours: .always, channel: withTemplate ? Self.template : Self.bare)
+        let facts = FollowUpPlanner.ChatFacts(lastClientMessageAt: iso("2026-11-23T06:00:00Z"))
+        var state = armed(planner, at: "2026-11-23T06:00:00Z", facts: facts)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T10:00:00Z")), to: &state, facts: facts)
+        let log = planner.apply(.reminderWindowClosed(step: 1, at: iso("2026-11-23T10:00:00Z"), detail: "131047: Re-engagement message"), to: &state, facts: facts)
+        let first = try? #require(log.first)
+        #expect(first?.kind == (withTemplate ? .deferred : .skipped))
+        #expect(first?.reason == (withTemplate ? .reengagementTemplate : .windowClosed))
+        #expect(first?.detail?.contains("131047") == true)
+        #expect(state.step == 2 && text(state.due) == "2026-11-23T10:00:00Z", "step 2 counts from the same anchor, like any skipped step")
+        #expect(planner.apply(.reminderWindowClosed(step: 1, at: iso("2026-11-23T10:01:00Z"), detail: "again"), to: &state, facts: facts).isEmpty,
+                "a late second report changes nothing")
     }
 }
 
@@ -1157,14 +1188,14 @@ struct FollowUpCompositionTests {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
         var log: [FollowUpDecision] = []
         _ = planner.beginComposition(state: &state, now: iso("2026-11-23T13:00:00Z"), maxAttempts: 5, facts: .init(), log: &log)
-        planner.apply(.chainChanged(at: iso("2026-11-23T13:01:00Z")), to: &state)
+        planner.apply(.chainChanged(at: iso("2026-11-23T13:01:00Z")), to: &state, facts: .init())
         #expect(state.step == 1)
         #expect(state.attempts == 1)
     }
 
     @Test func onlyAScheduledReminderCounts() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "hi"), to: &state)
+        planner.apply(.clientMessage(at: iso("2026-11-23T10:00:00Z"), text: "hi"), to: &state, facts: .init())
         let before = state
         let log = planner.compositionFailed(
             state: &state, now: iso("2026-11-23T13:00:00Z"), backoff: mins(5), maxAttempts: 3, facts: .init(), detail: "x")
@@ -1181,13 +1212,13 @@ struct FollowUpQueuedTests {
 
     @Test func queuedReminderIsSendingUntilReported() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        let log = planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
         #expect(log.isEmpty)
         #expect(state.status == .sending)
         #expect(state.isPending)
         #expect(state.step == 1)
 
-        let sentLog = planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:05Z")), to: &state)
+        let sentLog = planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:05Z")), to: &state, facts: .init())
         #expect(sentLog.map(\.kind) == [.sent, .scheduled])
         #expect(state.status == .scheduled)
         #expect(state.step == 2)
@@ -1196,46 +1227,46 @@ struct FollowUpQueuedTests {
 
     @Test func clientMessageCancelsAQueuedReminderAndItsLateReportIsIgnored() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
-        let log = planner.apply(.clientMessage(at: iso("2026-11-23T13:00:01Z"), text: "hello"), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.clientMessage(at: iso("2026-11-23T13:00:01Z"), text: "hello"), to: &state, facts: .init())
         #expect(log.map(\.reason) == [.clientReplied])
         #expect(state.status == .cancelled)
         let cancelled = state
-        #expect(planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state).isEmpty)
-        #expect(planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state).isEmpty)
+        #expect(planner.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state, facts: .init()).isEmpty)
+        #expect(planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:02Z")), to: &state, facts: .init()).isEmpty)
         #expect(state == cancelled)
     }
 
     @Test func aConfigReloadLeavesAQueuedReminderAsItIs() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
         let sending = state
         // Any edit re-plans pending reminders; a composed one is not pulled back to "scheduled"
         // under the same key (it would never be queued again).
         let edited = FollowUpPlanner(chain: chain([hrs(2), hrs(24)]), hours: .always)
-        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &state).isEmpty)
+        #expect(edited.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &state, facts: .init()).isEmpty)
         #expect(state == sending)
         // The steps after it follow the new chain.
-        edited.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:05Z")), to: &state)
+        edited.apply(.reminderSent(step: 1, at: iso("2026-11-23T13:00:05Z")), to: &state, facts: .init())
         #expect(state.step == 2)
         // Switched off in config: the queued one is dropped, with its reason.
         var other = sending
         let off = FollowUpPlanner(chain: chain([hrs(4)], enabled: false), hours: .always)
-        #expect(lines(off.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &other)).first?.hasPrefix("cancelled followup_disabled run=1 step=1") == true)
+        #expect(lines(off.apply(.chainChanged(at: iso("2026-11-23T13:00:01Z")), to: &other, facts: .init())).first?.hasPrefix("cancelled followup_disabled run=1 step=1") == true)
     }
 
     @Test func anEmployeeMessageEndsThePendingStepBeforeARunStarts() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T10:00:00Z")), to: &state)
+        let log = planner.apply(.employeeMessage(at: iso("2026-11-23T10:00:00Z")), to: &state, facts: .init())
         #expect(lines(log).first == "cancelled employee_message run=1 step=1 at=2026-11-23T10:00:00Z due=2026-11-23T13:00:00Z sendsAt=2026-11-23T13:00:00Z")
         #expect(log.last?.kind == .scheduled && log.last?.run == 2)
     }
 
     @Test func switchingOffAndOnWhileQueuedResumesUnderANewRun() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
-        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T13:01:00Z")), to: &state)
-        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T13:02:00Z")), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
+        planner.apply(.chatFollowUp(enabled: false, at: iso("2026-11-23T13:01:00Z")), to: &state, facts: .init())
+        let log = planner.apply(.chatFollowUp(enabled: true, at: iso("2026-11-23T13:02:00Z")), to: &state, facts: .init())
         #expect(state.status == .scheduled)
         #expect(state.run == 2, "run 1 step 1 ended as cancelled; its outbox key is spent")
         #expect(log.map(\.run) == [2])
@@ -1245,12 +1276,12 @@ struct FollowUpQueuedTests {
 
     @Test func queuingTwiceOrFromAnotherStateDoesNothing() {
         var state = armed(planner, at: "2026-11-23T09:00:00Z")
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &state, facts: .init())
         let sending = state
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:01Z")), to: &state)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:01Z")), to: &state, facts: .init())
         #expect(state == sending)
         var idle = FollowUpState()
-        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &idle)
+        planner.apply(.reminderQueued(step: 1, at: iso("2026-11-23T13:00:00Z")), to: &idle, facts: .init())
         #expect(idle.status == .idle)
     }
 }

@@ -50,7 +50,7 @@ struct Harness {
         let now = clock.now()
         let result = try await store.recordInbound(
             InboundMessage(channelID: "tg", conversationKey: "42", providerMessageID: id, senderName: "Ana K", chatTitle: "Ana K", receivedAt: now, text: text),
-            employeeID: "alexey") { state, _ in planner.apply(.clientMessage(at: now, text: text), to: &state) }
+            employeeID: "alexey") { state, _ in planner.apply(.clientMessage(at: now, text: text), to: &state, facts: .init()) }
         guard case .stored(let chat, _) = result else { throw ContractViolation(description: "duplicate") }
         return chat
     }
@@ -164,7 +164,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         _ = try await h.store.enqueue(
             NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: "reminder:\(state.run):1", text: "Reminder 1 from Alexey",
                            notBefore: state.sendsAt!, followUpRun: state.run, followUpStep: 1),
-            usage: nil) { s, _ in planner.apply(.reminderQueued(step: 1, at: state.sendsAt!), to: &s) }
+            usage: nil) { s, _ in planner.apply(.reminderQueued(step: 1, at: state.sendsAt!), to: &s, facts: .init()) }
         clock.advance(to: state.sendsAt!)
 
         let restarted = Harness(store: try SQLiteStore(path: path), clock: clock)
@@ -186,7 +186,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         _ = try await h.store.enqueue(
             NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: "reminder:\(s.run):1", text: "Reminder 1", notBefore: h.clock.now(),
                            followUpRun: s.run, followUpStep: 1),
-            usage: nil) { state, _ in planner.apply(.reminderQueued(step: 1, at: h.clock.now()), to: &state) }
+            usage: nil) { state, _ in planner.apply(.reminderQueued(step: 1, at: h.clock.now()), to: &state, facts: .init()) }
         _ = try await h.store.claimDueOutbox(now: h.clock.now(), owner: "dead", leaseUntil: h.clock.now().addingTimeInterval(120), limit: 10)
         h.clock.advance(by: .seconds(121))
         try await h.scheduler().runDue()
@@ -267,7 +267,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         changed.followUp.steps[0].delay = .seconds(3600)
         let planner = FollowUpPlanner(employee: changed)
         let now = h.clock.now()
-        let count = try await h.store.updatePendingFollowUps(employeeID: "alexey") { state, _ in planner.apply(.chainChanged(at: now), to: &state) }
+        let count = try await h.store.updatePendingFollowUps(employeeID: "alexey") { state, _ in planner.apply(.chainChanged(at: now), to: &state, facts: .init()) }
         #expect(count == 1)
         #expect(try await h.state(chat).sendsAt == at("2026-11-23T07:00:00Z"))
     }

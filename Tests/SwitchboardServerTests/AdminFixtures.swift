@@ -41,7 +41,7 @@ extension GatewayHarness {
         }
         let planner = FollowUpPlanner(employee: person)
         _ = try await store.appendMessage(NewMessage(chatID: chat.id, author: .employee, text: "Yes, it is. Shall I book it for you?", at: repliedAt)) { state, _ in
-            planner.apply(.employeeMessage(at: repliedAt), to: &state)
+            planner.apply(.employeeMessage(at: repliedAt), to: &state, facts: .init())
         }
         return chat
     }
@@ -54,7 +54,7 @@ extension GatewayHarness {
         let planner = FollowUpPlanner(employee: person)
         let message = InboundMessage(channelID: "tg", conversationKey: key, providerMessageID: "seed-\(key)-answer", receivedAt: time, text: "Thanks!")
         _ = try await gateway.store.recordInbound(message, employeeID: chat.employeeID) { state, _ in
-            planner.apply(.clientMessage(at: time, text: "Thanks!"), to: &state)
+            planner.apply(.clientMessage(at: time, text: "Thanks!"), to: &state, facts: .init())
         }
     }
 

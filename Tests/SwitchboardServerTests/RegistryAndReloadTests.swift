@@ -20,7 +20,10 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
                 .trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init))
             #expect(ChannelRegistry.type(named: type) != nil, "\(folder) is not registered")
             let environment = Dictionary(uniqueKeysWithValues: ProcessInfo.processInfo.environment.map { ($0.key, $0.value) }).merging(
-                ["TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "secret_0123", "HTTP_CHANNEL_SECRET": "http-sample-secret-0123"], uniquingKeysWith: { _, new in new })
+                [
+                    "TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "secret_0123", "HTTP_CHANNEL_SECRET": "http-sample-secret-0123",
+                    "WHATSAPP_ACCESS_TOKEN": "EAAG-sample", "WHATSAPP_APP_SECRET": "sample-app-secret", "WHATSAPP_VERIFY_TOKEN": "sample-verify-token",
+                ], uniquingKeysWith: { _, new in new })
             let sampleEmployee = sample.split(separator: "\n").first { $0.hasPrefix("employee:") }?.split(separator: ":")[1]
                 .trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? "alexey"
             _ = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: environment).parse(

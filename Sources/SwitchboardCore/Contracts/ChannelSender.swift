@@ -58,8 +58,12 @@ public struct DeliveryError: Error, Sendable, CustomStringConvertible {
         case retryable
         /// The recipient blocked the bot or is gone: stop writing to this chat.
         case unreachable
-        /// This message can never be delivered (bad request, window closed).
+        /// This message can never be delivered (bad request).
         case permanent
+        /// The provider refused free-form text because the client's window had closed (WhatsApp
+        /// 131047 answered at once). Not retried: a reminder goes the re-engagement template path
+        /// or its step is skipped with `window_closed`; any other message ends as a dead letter.
+        case windowClosed = "window_closed"
     }
 
     public var kind: Kind

@@ -37,6 +37,12 @@ public struct InboundMessage: Sendable, Hashable {
     /// A provider event about the chat rather than a message (e.g. the client blocked the bot).
     public var event: ChatEvent?
 
+    /// The client said something new: not an edit and not a reaction. Only such a message is
+    /// answered, cancels the pending reminder and counts as the client's last message (which
+    /// opens WhatsApp's window). A reaction (👍 on a reminder) is stored and shown, nothing more:
+    /// answering an emoji would be noise, and Meta does not document that it opens the window.
+    public var isNewTurn: Bool { !isEdit && kind != .reaction }
+
     public init(
         channelID: String, conversationKey: String, providerMessageID: String?, senderName: String? = nil,
         senderHandle: String? = nil, chatTitle: String? = nil, receivedAt: Date, kind: MessageKind = .text,

@@ -28,6 +28,10 @@ public struct FollowUpPlanner: Sendable {
         case reminderSent(step: Int, at: Date)
         /// The pending reminder could not be delivered and ended as a dead letter.
         case reminderFailed(step: Int, at: Date, detail: String)
+        /// The provider refused the pending reminder's free-form text at once because the
+        /// client's window had closed: the channel's template goes out in its place (when it has
+        /// one) or the step is skipped, and the chain moves on either way.
+        case reminderWindowClosed(step: Int, at: Date, detail: String)
         case chatUnreachable(at: Date)
         /// An admin switched follow-up off or on for this chat.
         case chatFollowUp(enabled: Bool, at: Date)
@@ -66,9 +70,11 @@ public struct FollowUpPlanner: Sendable {
 
     // MARK: - Events
 
-    /// Applies one event and returns the decisions to log.
+    /// Applies one event and returns the decisions to log. `facts` has no default on purpose:
+    /// without the chat's last client message a windowed channel's deadline is "long past", and
+    /// every later step would be templated or skipped.
     @discardableResult
-    public func apply(_ event: Event, to state: inout FollowUpState, facts: ChatFacts = ChatFacts()) -> [FollowUpDecision] {
+    public func apply(_ event: Event, to state: inout FollowUpState, facts: ChatFacts) -> [FollowUpDecision] {
         var log: [FollowUpDecision] = []
         switch event {
         case .employeeMessage(let at):
@@ -115,6 +121,18 @@ public struct FollowUpPlanner: Sendable {
             log.append(FollowUpDecision(kind: .deadLetter, reason: .deliveryFailed, run: state.run, step: step, at: at, due: state.due,
                                         sendsAt: state.sendsAt, detail: detail))
             stop(&state, reason: .deliveryFailed)
+
+        case .reminderWindowClosed(let step, let at, let detail):
+            guard state.isPending, state.step == step else { return log }
+            if channel.reengagementTemplate != nil {
+                log.append(FollowUpDecision(kind: .deferred, reason: .reengagementTemplate, run: state.run, step: step, at: at, due: state.due,
+                                            sendsAt: at, detail: detail + "; sending the template"))
+            } else {
+                log.append(FollowUpDecision(kind: .skipped, reason: .windowClosed, run: state.run, step: step, at: at, due: state.due,
+                                            sendsAt: state.sendsAt, detail: detail))
+            }
+            // Nothing free-form reached the client, so the next step counts from the same anchor.
+            planStep(from: step + 1, anchor: state.anchor ?? at, now: at, reason: .previousReminderSent, state: &state, facts: facts, log: &log)
 
         case .chatUnreachable(let at):
             cancel(&state, reason: .chatUnreachable, at: at, log: &log)

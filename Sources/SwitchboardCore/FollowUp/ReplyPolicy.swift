@@ -24,7 +24,7 @@ public struct ReplyPolicy: Sendable {
     }
 
     public func afterClientMessage(_ message: InboundMessage, chat: Chat, now: Date) -> Outcome {
-        if message.isEdit || message.event != nil { return Outcome(replyDueAt: chat.replyDueAt) }
+        if !message.isNewTurn || message.event != nil { return Outcome(replyDueAt: chat.replyDueAt) }
         let hours = employee.workingHours
         if let paused = chat.aiPausedUntil, paused > now {
             // The operator has the chat; if they leave this message unanswered, the AI answers

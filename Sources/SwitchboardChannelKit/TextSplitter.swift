@@ -2,13 +2,14 @@
 /// most natural boundary available.
 ///
 /// Length is measured in UTF-16 code units: Telegram counts text (and entity offsets) that way,
-/// so a part within the limit in UTF-16 is within it for Telegram, whatever the script or emoji.
+/// so a part within the limit in UTF-16 is within it for Telegram, whatever the script or emoji;
+/// for providers that count characters (WhatsApp) it is the safe side of their limit.
 /// Cuts fall only between grapheme clusters (Swift `Character`s), so no emoji, flag or accented
 /// letter is broken.
-enum TextSplitter {
+public enum TextSplitter {
     /// The parts in order. A text within `limit` comes back unchanged as the only part. When a
     /// text is split, the whitespace at each cut is dropped so no part starts or ends blank.
-    static func split(_ text: String, limit: Int) -> [String] {
+    public static func split(_ text: String, limit: Int) -> [String] {
         precondition(limit > 0, "limit must be positive")
         guard text.utf16.count > limit else { return [text] }
 
