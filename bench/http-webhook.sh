@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 
 if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
   echo "== building switchboard (release)" >&2
-  swift build -c release --product switchboard >&2
+  swift build -c release --product switchboard --scratch-path .build-release >&2
 fi
-BIN="${SWITCHBOARD_BIN:-$(swift build -c release --show-bin-path)/switchboard}"
+BIN="${SWITCHBOARD_BIN:-.build-release/release/switchboard}"
 
 WORK="$(mktemp -d)"
 SECRET="bench-secret-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -5,5 +5,5 @@
 #   bench/whatsapp-webhook.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product switchboard-bench >&2
-exec "$(swift build -c release --show-bin-path)/switchboard-bench" whatsapp
+swift build -c release --product switchboard-bench --scratch-path .build-release >&2
+exec .build-release/release/switchboard-bench whatsapp
