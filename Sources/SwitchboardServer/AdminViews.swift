@@ -212,7 +212,7 @@ extension Gateway {
         return ChatDetailView(
             chat: .init(
                 id: chat.id, title: chat.title, client: chat.clientName, employeeID: chat.employeeID, employee: employee?.name ?? chat.employeeID,
-                channel: chat.channelID, channelType: config.channels.first { $0.id == chat.channelID }?.type ?? "unknown",
+                channel: chat.channelID, channelType: channels.types[chat.channelID] ?? "unknown",
                 timeZone: employee?.workingHours.timeZone.identifier ?? "UTC", createdAt: chat.createdAt,
                 lastClientMessageAt: chat.lastClientMessageAt, unreachable: chat.unreachable, aiPausedUntil: chat.aiPausedUntil),
             followup: .init(

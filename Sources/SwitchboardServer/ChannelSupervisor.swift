@@ -32,6 +32,8 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
         var health: [String: ComponentHealth] = [:]
         /// Files the gateway knows, by channel id: a broken channel is retried when its file changes.
         var fingerprints: [String: String] = [:]
+        /// Every configured channel's type (disabled ones included), for pages that name it.
+        var types: [String: String] = [:]
         /// `run()` has started the channels; later additions start at once.
         var started = false
         var stopping = false
@@ -52,6 +54,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.factory = factory
+        state.withLock { $0.types = Dictionary(configs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a }) }
         for config in configs where config.enabled {
             if let channel = create(config, health: health(for: config.id)) {
                 state.withLock { $0.running[config.id] = Running(channel: channel, fingerprint: config.fingerprint) }
@@ -62,6 +65,9 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
     }
 
     func channel(id: String) -> (any Channel)? { state.withLock { $0.running[id]?.channel } }
+
+    /// The type of every channel in the current files, by id.
+    var types: [String: String] { state.withLock { $0.types } }
 
     var channels: [any Channel] { state.withLock { $0.running.values.map(\.channel) }.sorted { $0.id < $1.id } }
 
@@ -96,6 +102,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
     /// One caller at a time (the config watcher's loop).
     func apply(_ configs: [ChannelConfig]) async -> Changes {
         var changes = Changes()
+        state.withLock { $0.types = Dictionary(configs.map { ($0.id, $0.type) }, uniquingKeysWith: { a, _ in a }) }
         let wanted = Dictionary(configs.filter(\.enabled).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let known = state.withLock { $0.fingerprints }
         for id in known.keys.sorted() where wanted[id] == nil {

@@ -180,8 +180,7 @@ extension Gateway {
         let listing = FollowUpListing(store: store, roster: roster)
         let (items, total) = try await listing.list(employeeID: employeeID.isEmpty ? nil : employeeID, search: search, limit: followUpPageSize)
         let filtered = !employeeID.isEmpty || !search.trimmingCharacters(in: .whitespaces).isEmpty
-        var channelTypes: [String: String] = [:]
-        for channel in config.channels { channelTypes[channel.id] = channel.type }
+        let channelTypes = channels.types
         return PageViews.ListModel(
             items: items, total: total, search: search, employeeID: employeeID, employees: employees, channelTypes: channelTypes,
             emptyExplanation: listing.emptyExplanation(filtered: filtered), now: clock.now())
