@@ -86,6 +86,10 @@ extension Scheduler {
                 return
             }
             try await recordSent(outboxEntry, receipt: receipt, planner: planner, logger: logger)
+        } catch is CancellationError {
+            // Shutdown cut the delivery short (what a provider accepted is recorded shielded).
+            // The entry stays leased; after the lease it counts as interrupted, never sent twice.
+            logger.debug("delivery stopped by shutdown")
         } catch {
             logger.error("recording a delivery failed", metadata: ["error": "\(error)"])
         }

@@ -212,6 +212,8 @@ public final class Scheduler: Service, Sendable {
                             }
                         }
                     } catch {
+                        // Shutting down: the loop ends at its next check, nothing failed.
+                        if Task.isCancelled || error is CancellationError { continue }
                         logger.error("claiming work failed; retrying", metadata: ["scheduler.work": "\(work.rawValue)", "error": "\(error)"])
                         try? await Task.sleep(for: .seconds(1))
                         continue
