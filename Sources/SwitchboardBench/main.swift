@@ -317,7 +317,36 @@ func benchWhatsAppWebhooks(batches: [Int], messagesPerRound: Int, concurrency: I
     await graph.stop()
 }
 
+// MARK: - Scale
+
+/// Fills `path` (a gateway's SQLite file) with `chats` chats, each with a client message and an
+/// armed 3-step chain whose first reminder is due 30 days from now — in batches of 1,000 per
+/// transaction, through the store's own group-commit API. For bench/scale.py.
+func populateArmedChats(path: String, chats: Int) async throws {
+    let store = try SQLiteStore(path: path, durability: .normal)
+    let employee = Employee(id: "alexey", name: "Alexey", followUp: chain)
+    let planner = FollowUpPlanner(employee: employee)
+    let armedAt = Date().addingTimeInterval(30 * 86_400)
+    let started = ContinuousClock.now
+    for first in stride(from: 0, to: chats, by: 1000) {
+        let records = (first..<min(first + 1000, chats)).map { n in
+            InboundRecord(
+                message: InboundMessage(channelID: "tg", conversationKey: "\(n)", providerMessageID: "u\(n)", senderName: "Client \(n)",
+                                        chatTitle: "Client \(n)", receivedAt: armedAt, text: "Hello"),
+                employeeID: "alexey",
+                followUp: { state, chat in planner.apply(.employeeMessage(at: armedAt.addingTimeInterval(Double(n % 3600))), to: &state, facts: .init(chat: chat)) })
+        }
+        _ = try await store.recordInbound(records)
+    }
+    let counts = try await store.rowCounts()
+    print("populated \(chats) armed chats in \(String(format: "%.0f", (ContinuousClock.now - started).seconds)) s: \(counts)")
+}
+
 let what = CommandLine.arguments.dropFirst().first ?? "all"
+if what == "populate" {
+    try await populateArmedChats(path: CommandLine.arguments[2], chats: Int(CommandLine.arguments.dropFirst(3).first ?? "") ?? 1_000_000)
+    exit(0)
+}
 if what == "planner" || what == "all" { benchPlanner() }
 if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
 if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }
