@@ -342,6 +342,69 @@ func populateArmedChats(path: String, chats: Int) async throws {
     print("populated \(chats) armed chats in \(String(format: "%.0f", (ContinuousClock.now - started).seconds)) s: \(counts)")
 }
 
+// MARK: - Pacing
+
+/// `reminders` reminders fall due at once on a Telegram channel whose (fake) Bot API refuses
+/// more than 30 messages a second with 429: how fast they go out, and how many were refused.
+func benchPacing(reminders: Int) async throws {
+    print("\n## Pacing: \(reminders) reminders due at once, a fake Telegram that answers 429 above 30 messages/s")
+    let telegram = FakeTelegramServer()
+    let telegramBase = try await telegram.start()
+    telegram.limitRate(perSecond: 30)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-pace-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try """
+        employees:
+          - id: alexey
+            name: Alexey
+            auto_followup:
+              steps:
+                - { delay: 4h, instruction: "Remind the user that we're available" }
+        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+    try """
+        type: telegram
+        id: tg
+        employee: alexey
+        token: \(FakeTelegramServer.defaultToken)
+        webhook_secret: bench_secret
+        api_base: \(telegramBase)
+        """.write(to: dir.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
+    // Armed four hours ago, so every first reminder is due now.
+    do {
+        let store = try SQLiteStore(path: dir.appendingPathComponent("data/switchboard.sqlite").path, durability: .normal)
+        let employee = Employee(id: "alexey", name: "Alexey", followUp: FollowUpChain(enabled: true, steps: [FollowUpStep(delay: .seconds(4 * 3600), instruction: "Remind")]))
+        let planner = FollowUpPlanner(employee: employee)
+        let armedAt = Date().addingTimeInterval(-4 * 3600 - 60)
+        for first in stride(from: 0, to: reminders, by: 1000) {
+            _ = try await store.recordInbound((first..<min(first + 1000, reminders)).map { n in
+                InboundRecord(
+                    message: InboundMessage(channelID: "tg", conversationKey: "\(700_000 + n)", providerMessageID: "u\(n)", senderName: "Client \(n)", receivedAt: armedAt, text: "Hello"),
+                    employeeID: "alexey", followUp: { state, chat in planner.apply(.employeeMessage(at: armedAt), to: &state, facts: .init(chat: chat)) })
+            })
+        }
+    }
+    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, logger: logger, channelTypes: ChannelRegistry.catalog))
+    let app = gateway.application()
+    let server = Task { try await app.run() }
+    let deadline = ContinuousClock.now + .seconds(Double(reminders) / 30 * 2 + 60)
+    while telegram.sentMessages.count < reminders, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+    server.cancel()
+    _ = await server.result
+    await telegram.stop()
+    let calls = telegram.calls("sendMessage")
+    let sent = telegram.sentMessages.count
+    guard let first = calls.first?.receivedAt, let last = calls.last?.receivedAt, sent > 1 else { print("- nothing sent"); return }
+    let rate = Double(sent - 1) / last.timeIntervalSince(first)
+    let refused = telegram.rateLimitedCount
+    print("- \(sent) of \(reminders) delivered in \(String(format: "%.1f", last.timeIntervalSince(first))) s: \(String(format: "%.2f", rate)) messages/s = \(String(format: "%.3f", rate / 30))× the 30/s cap")
+    print("- 429s: \(refused) of \(calls.count) sendMessage calls = \(String(format: "%.3f", Double(refused) / Double(calls.count) * 100))% (goal ≤ 0.1%)")
+}
+
 let what = CommandLine.arguments.dropFirst().first ?? "all"
 if what == "populate" {
     try await populateArmedChats(path: CommandLine.arguments[2], chats: Int(CommandLine.arguments.dropFirst(3).first ?? "") ?? 1_000_000)
@@ -350,4 +413,5 @@ if what == "populate" {
 if what == "planner" || what == "all" { benchPlanner() }
 if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
 if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }
+if what == "pacing" { try await benchPacing(reminders: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 3000) }
 if what == "whatsapp" || what == "all" { try await benchWhatsAppWebhooks(batches: [1, 50], messagesPerRound: 4000, concurrency: 16) }

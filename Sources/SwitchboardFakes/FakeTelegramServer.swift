@@ -149,6 +149,10 @@ public final class FakeTelegramServer: Sendable {
         var scripts: [String: [Reply]] = [:]
         var faults = FaultInjector(.none)
         var faultMethods: Set<String> = []
+        /// `limitRate(perSecond:)`: accepted `sendMessage` times (monotonic seconds) in the last second.
+        var rateLimit: Int?
+        var recentSends: [Double] = []
+        var rateLimited = 0
         var sent: [SentMessage] = []
         var webhookURL: String?
         var webhookSecret: String?
@@ -303,6 +307,20 @@ public final class FakeTelegramServer: Sendable {
     public var calls: [Call] { state.withLock { $0.calls } }
 
     /// The calls of one method (case-insensitive, like Telegram).
+    /// Answers `sendMessage` with 429 (`retry_after: 1`) once `perSecond` were accepted in the
+    /// last second, as Telegram does above its broadcast limit.
+    public func limitRate(perSecond: Int) { state.withLock { $0.rateLimit = perSecond } }
+
+    /// `sendMessage` calls refused by `limitRate(perSecond:)`.
+    public var rateLimitedCount: Int { state.withLock { $0.rateLimited } }
+
+    private static let clockStart = ContinuousClock.now
+
+    private static func monotonicSeconds() -> Double {
+        let elapsed = ContinuousClock.now - clockStart
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
     public func calls(_ method: String) -> [Call] {
         calls.filter { $0.method.lowercased() == method.lowercased() }
     }
@@ -333,6 +351,17 @@ public final class FakeTelegramServer: Sendable {
                 return (false, nil, nil)
             }
             let key = method.lowercased()
+            if key == "sendmessage", let limit = state.rateLimit {
+                // Telegram's broadcast limit: more than `limit` in any second is refused.
+                let now = Self.monotonicSeconds()
+                state.recentSends.removeAll { $0 <= now - 1 }
+                if state.recentSends.count >= limit {
+                    state.rateLimited += 1
+                    state.calls.append(call)
+                    return (true, .error(status: 429, description: "Too Many Requests: retry after 1", retryAfter: 1), nil)
+                }
+                state.recentSends.append(now)
+            }
             guard var queue = state.scripts[key], !queue.isEmpty else {
                 let fault = state.faultMethods.contains(key) ? state.faults.next() : nil
                 call.fault = fault?.kind
