@@ -21,9 +21,11 @@ public struct TelegramChannel: Channel {
     public let id: String
     public let configuration: Configuration
     /// Telegram's broadcast limits (protocols.md §1.6): about 30 messages a second per bot, and
-    /// no more than one a second to one chat.
+    /// no more than one a second to one chat. Evenly spaced a little under the cap, with no
+    /// burst: Telegram counts any one-second window, and a burst on top of the rate would be
+    /// refused (bench/README.md, Pacing).
     public var capabilities: ChannelCapabilities {
-        ChannelCapabilities(maxTextLength: Self.maxTextLength, pace: OutboundPace(perSecond: 30, burst: 30, perConversation: .seconds(1)))
+        ChannelCapabilities(maxTextLength: Self.maxTextLength, pace: OutboundPace(perSecond: 29.5, burst: 1, perConversation: .seconds(1)))
     }
 
     let environment: ChannelEnvironment
