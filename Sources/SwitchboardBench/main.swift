@@ -138,38 +138,62 @@ final class Box<T: Sendable>: Sendable {
     }
 }
 
+/// A gateway on 127.0.0.1 for a bench: Alexey with a one-step chain in `config.yaml`, one
+/// channel file, SQLite in a temporary folder (prepared by `prepare` before the gateway opens
+/// it), errors-only logging.
+struct BenchGateway {
+    let dir: URL
+    let port: Int
+    let server: Task<Void, any Error>
+
+    static func start(
+        channelFile name: String, _ yaml: String, logLevel: Logger.Level = .error, prepare: (URL) async throws -> Void = { _ in }
+    ) async throws -> BenchGateway {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try """
+            employees:
+              - id: alexey
+                name: Alexey
+                auto_followup:
+                  steps:
+                    - { delay: 4h, instruction: "Remind the user that we're available" }
+            """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        try yaml.write(to: dir.appendingPathComponent("channels/\(name)"), atomically: true, encoding: .utf8)
+        try await prepare(dir)
+        let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
+        var logger = Logger(label: "bench")
+        logger.logLevel = logLevel
+        let port = Box<Int>(0)
+        let gateway = try Gateway(
+            config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger, channelTypes: ChannelRegistry.catalog))
+        let app = gateway.application()
+        let server = Task { try await app.run() }
+        while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+        return BenchGateway(dir: dir, port: port.value, server: server)
+    }
+
+    func stop() async {
+        server.cancel()
+        _ = await server.result
+        try? FileManager.default.removeItem(at: dir)
+    }
+}
+
 func benchWebhooks(requests: Int, concurrency: Int) async throws {
     print("\n## Webhook intake: a real gateway on 127.0.0.1, fake Telegram, offline composer, SQLite")
     let telegram = FakeTelegramServer()
     let telegramBase = try await telegram.start()
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-gw-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try """
-        employees:
-          - id: alexey
-            name: Alexey
-            auto_followup:
-              steps:
-                - { delay: 4h, instruction: "Remind the user that we're available" }
-        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-    try """
+    let bench = try await BenchGateway.start(channelFile: "telegram.yaml", """
         type: telegram
         id: tg
         employee: alexey
         token: \(FakeTelegramServer.defaultToken)
         webhook_secret: bench_secret
         api_base: \(telegramBase)
-        """.write(to: dir.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
-    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
-    var logger = Logger(label: "bench")
-    logger.logLevel = .error
-    let port = Box<Int>(0)
-    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger, channelTypes: ChannelRegistry.catalog))
-    let app = gateway.application()
-    let server = Task { try await app.run() }
-    while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
-    let url = "http://127.0.0.1:\(port.value)/webhooks/tg"
+        """)
+    let url = "http://127.0.0.1:\(bench.port)/webhooks/tg"
     let client = HTTPClient(eventLoopGroupProvider: .singleton)
     let padding = String(repeating: "x", count: 1200)
     func update(_ id: Int, chat: Int) -> String {
@@ -230,8 +254,7 @@ func benchWebhooks(requests: Int, concurrency: Int) async throws {
         for _ in 0..<500 { _ = try await post(update(20_000_000, chat: 6_000_000)) }
     }
     print("- a provider retry of a stored update (acknowledged, not stored again): \(format(duplicates / 500 * 1e3, "ms")) each, sequential")
-    server.cancel()
-    _ = await server.result
+    await bench.stop()
     try await client.shutdown()
     await telegram.stop()
 }
@@ -245,18 +268,7 @@ func benchWhatsAppWebhooks(batches: [Int], messagesPerRound: Int, concurrency: I
     print("\n## WhatsApp webhook intake: a real gateway on 127.0.0.1, fake Graph API, offline composer, SQLite")
     let graph = FakeGraphAPI()
     let apiBase = try await graph.start()
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-wa-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try """
-        employees:
-          - id: alexey
-            name: Alexey
-            auto_followup:
-              steps:
-                - { delay: 4h, instruction: "Remind the user that we're available" }
-        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-    try """
+    let bench = try await BenchGateway.start(channelFile: "whatsapp.yaml", """
         type: whatsapp
         id: wa
         employee: alexey
@@ -266,16 +278,8 @@ func benchWhatsAppWebhooks(batches: [Int], messagesPerRound: Int, concurrency: I
         verify_token: bench-verify
         api_base: \(apiBase)
         messages_per_second: 1000
-        """.write(to: dir.appendingPathComponent("channels/whatsapp.yaml"), atomically: true, encoding: .utf8)
-    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
-    var logger = Logger(label: "bench")
-    logger.logLevel = .error
-    let port = Box<Int>(0)
-    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, onServerRunning: { port.value = $0 }, logger: logger, channelTypes: ChannelRegistry.catalog))
-    let app = gateway.application()
-    let server = Task { try await app.run() }
-    while port.value == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
-    graph.connectWebhook(url: "http://127.0.0.1:\(port.value)/webhooks/wa")
+        """)
+    graph.connectWebhook(url: "http://127.0.0.1:\(bench.port)/webhooks/wa")
     let counter = Box<Int>(0)
     func body(messages: Int) -> String {
         let first = counter.value
@@ -313,8 +317,7 @@ func benchWhatsAppWebhooks(batches: [Int], messagesPerRound: Int, concurrency: I
         print("- \(batch)-message batch (\(sample.utf8.count) bytes, signed), \(requests) POSTs × 3 rounds, \(concurrency) connections: "
               + "\(Int(rate)) requests/s = \(Int(rate * Double(batch))) messages/s (median of 3)")
     }
-    server.cancel()
-    _ = await server.result
+    await bench.stop()
     await graph.stop()
 }
 
@@ -352,28 +355,16 @@ func benchPacing(reminders: Int) async throws {
     let telegram = FakeTelegramServer()
     let telegramBase = try await telegram.start()
     telegram.limitRate(perSecond: 30)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-pace-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("channels"), withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    try """
-        employees:
-          - id: alexey
-            name: Alexey
-            auto_followup:
-              steps:
-                - { delay: 4h, instruction: "Remind the user that we're available" }
-        """.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-    try """
+    // Armed four hours ago, so every first reminder is due now.
+    let bench = try await BenchGateway.start(channelFile: "telegram.yaml", """
         type: telegram
         id: tg
         employee: alexey
         token: \(FakeTelegramServer.defaultToken)
         webhook_secret: bench_secret
         api_base: \(telegramBase)
-        """.write(to: dir.appendingPathComponent("channels/telegram.yaml"), atomically: true, encoding: .utf8)
-    // Armed four hours ago, so every first reminder is due now.
-    do {
+        """, logLevel: .critical
+    ) { dir in
         let store = try SQLiteStore(path: dir.appendingPathComponent("data/switchboard.sqlite").path, durability: .normal)
         let employee = Employee(id: "alexey", name: "Alexey", followUp: FollowUpChain(enabled: true, steps: [FollowUpStep(delay: .seconds(4 * 3600), instruction: "Remind")]))
         let planner = FollowUpPlanner(employee: employee)
@@ -386,16 +377,9 @@ func benchPacing(reminders: Int) async throws {
             })
         }
     }
-    let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:]).load(configPath: dir.appendingPathComponent("config.yaml").path)
-    var logger = Logger(label: "bench")
-    logger.logLevel = .critical
-    let gateway = try Gateway(config: config, options: GatewayOptions(host: "127.0.0.1", port: 0, logger: logger, channelTypes: ChannelRegistry.catalog))
-    let app = gateway.application()
-    let server = Task { try await app.run() }
     let deadline = ContinuousClock.now + .seconds(Double(reminders) / 30 * 2 + 60)
     while telegram.sentMessages.count < reminders, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
-    server.cancel()
-    _ = await server.result
+    await bench.stop()
     await telegram.stop()
     let calls = telegram.calls("sendMessage")
     let sent = telegram.sentMessages.count

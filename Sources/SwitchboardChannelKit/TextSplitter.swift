@@ -3,7 +3,8 @@
 ///
 /// Length is measured in UTF-16 code units: Telegram counts text (and entity offsets) that way,
 /// so a part within the limit in UTF-16 is within it for Telegram, whatever the script or emoji;
-/// for providers that count characters (WhatsApp) it is the safe side of their limit.
+/// for providers that count characters (WhatsApp) it is the safe side of their limit, and it
+/// is a JavaScript string's `length`, what most receivers of the http channel count in.
 /// Cuts fall only between grapheme clusters (Swift `Character`s), so no emoji, flag or accented
 /// letter is broken.
 public enum TextSplitter {
