@@ -114,7 +114,10 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             changes.stopped.append(id)
         }
         for (id, config) in wanted.sorted(by: { $0.key < $1.key }) {
-            guard known[id] != config.fingerprint else { continue }
+            // Unchanged and healthy: left alone. A channel that failed (could not be created, or
+            // stopped with an error) is tried again on every reload, SIGHUP included.
+            let failed = state.withLock { $0.health[id]?.problem != nil }
+            guard known[id] != config.fingerprint || failed else { continue }
             let wasRunning = state.withLock { $0.running[id] != nil }
             let health = ComponentHealth()
             guard let channel = create(config, health: health) else {
@@ -167,7 +170,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             return try factory(config, type, health)
         } catch {
             logger.error("channel disabled: it could not be created", metadata: ["channel.id": "\(config.id)", "error": "\(error)"])
-            health.fail("could not be created (\(String(describing: error).prefix(300))): fix \(config.file); the change applies when the file is saved")
+            health.fail("could not be created (\(String(describing: error).prefix(300))): fix \(config.file); it is tried again when the file is saved or on SIGHUP")
             return nil
         }
     }
@@ -188,7 +191,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
                     if Task.isCancelled { return }
                     logger.error("channel disabled: it failed while running", metadata: ["channel.id": "\(id)", "error": "\(error)"])
                     senders.set(nil, forChannel: id)
-                    health.fail("stopped (\(String(describing: error).prefix(300))): fix the channel's settings; the change applies when the file is saved")
+                    health.fail("stopped (\(String(describing: error).prefix(300))): fix the channel's settings; it is tried again when its file is saved or on SIGHUP")
                 }
             }
             state.running[id] = entry

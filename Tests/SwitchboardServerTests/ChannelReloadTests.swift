@@ -106,6 +106,29 @@ import Testing
         try await eventually("the sent decision") { try await decisions(h, chat).contains { $0.kind == .sent && $0.step == 1 } }
     }
 
+    /// A channel that stopped with an error (here: its bot token refused) is tried again on the
+    /// next reload even though its file did not change — the fix may have been elsewhere.
+    @Test func aFailedChannelIsTriedAgainOnReload() async throws {
+        let h = try await GatewayHarness()
+        onTeardown { await h.shutdown() }
+        try write(h, "poller.yaml", """
+            type: telegram
+            id: poller
+            employee: alexey
+            token: "999:not-yet-valid"
+            mode: polling
+            api_base: {telegram_api}
+            """)
+        h.gateway.reloadNow()
+        try await eventually("reported not ready") { try await h.get("/readyz", token: nil).1.contains("channel:poller") }
+        h.telegram.setToken("999:not-yet-valid")
+        h.gateway.reloadNow()
+        try await eventually("ready again, the same file") { try await h.get("/readyz", token: nil).0 == 200 }
+        h.telegram.enqueueTextMessage("Hello through the poller", chatID: 8181)
+        try await eventually("polled and stored") { try await h.gateway.store.chat(channelID: "poller", conversationKey: "8181") != nil }
+        #expect(try await h.get("/readyz", token: nil).0 == 200)
+    }
+
     @Test func aRemovedChannelFileStopsItsChannel() async throws {
         let h = try await GatewayHarness()
         onTeardown { await h.shutdown() }
