@@ -133,6 +133,9 @@ public final class Conversation: InboundIntake, Sendable {
     }
 
     /// Re-plans every pending reminder after the employees' chains changed in config.
+    /// Puts a reloaded roster in force without re-planning (who owns which channel, names).
+    public func useRoster(_ newRoster: Roster) { roster.replace(with: newRoster) }
+
     public func replan(roster newRoster: Roster) async throws {
         roster.replace(with: newRoster)
         let now = clock.now()

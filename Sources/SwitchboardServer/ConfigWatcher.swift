@@ -15,6 +15,8 @@ internal import Synchronization
 struct ConfigWatcher: Service, CustomStringConvertible {
     let configPath: String
     let channelValidators: ConfigLoader.ChannelValidators
+    /// The config the gateway started with.
+    let initialPlanning: PlanningInputs
     let conversation: Conversation
     let logger: Logger
     let trigger: ReloadTrigger
@@ -29,8 +31,19 @@ struct ConfigWatcher: Service, CustomStringConvertible {
     /// How often the watcher looks for a reload request between file checks.
     static let tick: Duration = .milliseconds(250)
 
+    /// What pending reminders are planned from, to tell whether a reload must re-plan them.
+    struct PlanningInputs: Equatable {
+        var employees: [Employee]
+        var channels: [String]
+        init(_ config: GatewayConfig) {
+            employees = config.employees
+            channels = config.channels.map(\.fingerprint).sorted()
+        }
+    }
+
     func run() async throws {
         var lastSeen = fingerprint()
+        var lastPlanning = initialPlanning
         var sinceCheck: Duration = .zero
         while !Task.isShuttingDownGracefully {
             do {
@@ -47,9 +60,18 @@ struct ConfigWatcher: Service, CustomStringConvertible {
             lastSeen = seen
             do {
                 let loaded = try ConfigLoader(channelValidators: channelValidators).load(configPath: configPath)
-                // The roster first: a channel that starts now must find its employee.
-                try await conversation.replan(roster: loaded.roster)
+                // The roster first: a channel that starts now must find its employee. Then the
+                // channels, so a re-planned reminder that is due at once finds its channel
+                // running. Pending reminders are re-planned only when what plans them changed
+                // (a chain, working hours, a channel's window): with a million armed chats a
+                // reload must not rewrite them all for a changed admin token.
+                conversation.useRoster(loaded.roster)
                 await onReload(loaded)
+                let planning = PlanningInputs(loaded)
+                if planning != lastPlanning {
+                    try await conversation.replan(roster: loaded.roster)
+                    lastPlanning = planning
+                }
                 logger.info("config reloaded", metadata: ["config.employees": "\(loaded.employees.count)", "config.channels": "\(loaded.channels.count)",
                                                           "reload.cause": "\(requested ? "signal" : "file change")"])
             } catch let error as ConfigError {

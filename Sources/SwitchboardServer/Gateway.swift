@@ -168,7 +168,8 @@ public final class Gateway: Sendable {
         services.append(scheduler)
         services.append(
             ConfigWatcher(
-                configPath: config.configPath, channelValidators: options.channelTypes.validators, conversation: conversation, logger: logger,
+                configPath: config.configPath, channelValidators: options.channelTypes.validators, initialPlanning: .init(config),
+                conversation: conversation, logger: logger,
                 trigger: reloadTrigger,
                 onReload: { [self] reloaded in
                     await self.applyReloaded(reloaded)
