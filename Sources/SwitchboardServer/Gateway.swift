@@ -10,7 +10,7 @@ import SwitchboardComposer
 public import SwitchboardConfig
 public import SwitchboardCore
 public import SwitchboardScheduler
-import SwitchboardStorePostgres
+public import SwitchboardStorePostgres
 import SwitchboardStoreSQLite
 
 /// What the host can change about a gateway beyond its config — mostly for tests and demos.
@@ -260,7 +260,7 @@ public final class Gateway: Sendable {
     }
 
     /// `storage.postgres` as the PostgreSQL store takes it.
-    static func postgresConfiguration(_ url: PostgresURL) -> PostgresStore.Configuration {
+    public static func postgresConfiguration(_ url: PostgresURL) -> PostgresStore.Configuration {
         let tls: PostgresStore.Configuration.TLSMode =
             switch url.sslMode {
             case .disable: .disable
