@@ -31,10 +31,12 @@ public struct PostgresTestServer: Sendable {
     /// A new empty database, named uniquely.
     public func createDatabase() throws -> String {
         let name = "switchboard_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))"
+        // Never a prompt (-w, no stdin): a test must fail, not wait for a password nobody types.
         var environment = ProcessInfo.processInfo.environment
+        environment["PGCONNECT_TIMEOUT"] = "10"
         if let password { environment["PGPASSWORD"] = password }
         try Self.run(
-            psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", "postgres", "-c", "CREATE DATABASE \(name)"],
+            psql, ["-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", "\(port)", "-U", user, "-d", "postgres", "-c", "CREATE DATABASE \(name)"],
             environment: environment)
         return name
     }
@@ -95,7 +97,8 @@ public struct PostgresTestServer: Sendable {
             let options = "-p \(port) -k \(base) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
             // Not waited for: Foundation learns that a child exited when every copy of a socket
             // it gave the child is closed, and the server that pg_ctl leaves running keeps one.
-            // pg_isready says when the server is up.
+            // The server's own pid file says when it is ready — unlike a probe of the port, which
+            // another engineer's server on the same port would answer too.
             let command = asUser + ["\(bin)/pg_ctl", "-D", data, "-l", base + "/postgres.log", "-o", options, "start"]
             let start = Process()
             start.executableURL = URL(fileURLWithPath: command[0])
@@ -105,13 +108,22 @@ public struct PostgresTestServer: Sendable {
             start.standardError = FileHandle.nullDevice
             try start.run()
             var ready = false
-            for _ in 0..<150 where !ready {
-                ready = (try? run("\(bin)/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)"])) != nil
-                if !ready { usleep(200_000) }
+            for _ in 0..<300 {
+                let pidFile = (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)) ?? ""
+                let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                if lines.count > 7, lines[3] == "\(port)", lines[7] == "ready" {
+                    ready = true
+                    break
+                }
+                let log = (try? String(contentsOfFile: base + "/postgres.log", encoding: .utf8)) ?? ""
+                if log.contains("FATAL") { break }
+                usleep(100_000)
             }
             guard ready else {
-                lastError = TestServerError("not accepting connections on port \(port) after 30 s")
+                let log = (try? String(contentsOfFile: base + "/postgres.log", encoding: .utf8)) ?? ""
+                lastError = TestServerError("not ready on port \(port): \(log.suffix(1500))")
                 _ = try? runAsOwner("pg_ctl", ["-D", data, "-m", "immediate", "stop"])
+                try? FileManager.default.removeItem(atPath: base + "/postgres.log")
                 continue
             }
             // Stops the cluster and deletes it once this process is gone, even after a crash.
@@ -126,8 +138,7 @@ public struct PostgresTestServer: Sendable {
             try watcher.run()
             return PostgresTestServer(host: "127.0.0.1", port: port, user: "switchboard", password: nil, psql: "\(bin)/psql")
         }
-        let log = (try? String(contentsOfFile: base + "/postgres.log", encoding: .utf8)) ?? ""
-        throw TestServerError("the test cluster did not start: \(lastError.map { "\($0)" } ?? "")\n\(log.suffix(2000))")
+        throw TestServerError("the test cluster did not start: \(lastError.map { "\($0)" } ?? "")")
     }
 
     private static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws {
@@ -142,6 +153,7 @@ public struct PostgresTestServer: Sendable {
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = output
         try process.run()
