@@ -130,7 +130,8 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         } catch {
             migration.withLock { current in if current == task { current = nil } }
-            throw PostgresStoreError(Self.describe(error))
+            throw PostgresStoreError(
+                "\(Self.describe(error)) — check that the server is up and that storage.postgres names it, with a user allowed to create tables")
         }
     }
 
@@ -191,6 +192,8 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
                 logger.debug("postgres: transaction retried", metadata: ["error": "\(Self.describe(error))"])
                 continue
+            } catch let error as PSQLError {
+                throw PostgresStoreError(Self.describe(error))
             }
         }
     }
@@ -198,7 +201,11 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Reads, each statement on its own (no BEGIN/COMMIT round trips).
     func read<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await ready()
-        return try await client.withConnection { connection in try await body(Transaction(connection: connection)) }
+        do {
+            return try await client.withConnection { connection in try await body(Transaction(connection: connection)) }
+        } catch let error as PSQLError {
+            throw PostgresStoreError(Self.describe(error))
+        }
     }
 
     static func isRetryable(_ error: PSQLError) -> Bool {
@@ -243,10 +250,9 @@ final class Transaction {
     func row(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? { try await rows(query).first }
 }
 
-/// The store could not reach or prepare its database.
+/// What PostgreSQL refused, in its own words (postgres-nio's errors describe themselves
+/// generically, to keep queries out of logs), or why the database could not be reached.
 public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ problem: String) {
-        description = "PostgreSQL: \(problem) — check that the server is up and that storage.postgres names it, with a user allowed to create tables"
-    }
+    init(_ problem: String) { description = "PostgreSQL: \(problem)" }
 }
