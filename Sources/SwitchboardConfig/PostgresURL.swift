@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import SwitchboardCore
 
 /// `storage.postgres`: where the PostgreSQL database is, as a URL

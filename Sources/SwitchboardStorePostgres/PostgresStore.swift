@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 import PostgresNIO
 public import ServiceLifecycle
@@ -159,7 +159,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
                 }
                 try await connection.query("COMMIT", logger: self.logger)
             } catch {
-                try? await connection.query("ROLLBACK", logger: self.logger)
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
                 throw error
             }
         }
@@ -169,6 +169,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// deadlock or a serialization failure (processes writing the same chats in another order).
     /// Follow-up transitions are pure, so running them again is safe; decisions are reported
     /// to the observer only once the transaction has committed.
+    @discardableResult
     func write<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await ready()
         var attempt = 0
@@ -183,7 +184,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
                         try await connection.query("COMMIT", logger: self.logger)
                         return (value, transaction.decisions)
                     } catch {
-                        try? await connection.query("ROLLBACK", logger: self.logger)
+                        _ = try? await connection.query("ROLLBACK", logger: self.logger)
                         throw error
                     }
                 }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A PostgreSQL server for tests: the one `SWITCHBOARD_TEST_POSTGRES_URL` names, or else a
 /// throwaway cluster this test process starts itself — `initdb` into a temporary directory,
@@ -150,7 +150,7 @@ public struct PostgresTestServer: Sendable {
         // A file, not a pipe: `pg_ctl start` leaves the server holding its output open, and a
         // pipe would never reach its end.
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-pg-\(UUID().uuidString).out").path
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardInput = FileHandle.nullDevice

@@ -38,7 +38,7 @@ import Testing
         // gives up), so a caller bounds its wait, as `/readyz` does; no write is reported done.
         let store = PostgresStore(configuration: .init(host: "127.0.0.1", port: 1, username: "nobody", password: "hunter2-secret", tls: .disable))
         #expect(!"\(store)".contains("hunter2"), "the password is never described")
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             let error = await #expect(throws: (any Error).self) {
                 try await withTimeout(.seconds(5)) { try await store.setCursor("x", to: "y") }
