@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The domain: employees, chats, working hours, the follow-up planner, and the
@@ -39,6 +40,17 @@ let package = Package(
         .target(
             name: "SwitchboardStoreSQLite",
             dependencies: ["SwitchboardCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+        // The Store contract's PostgreSQL implementation (postgres-nio): several gateway
+        // processes on one database.
+        .target(
+            name: "SwitchboardStorePostgres",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         // What a channel adapter implements and receives: the plugin contract.
         .target(
@@ -143,8 +155,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardChannelKit",
-                "SwitchboardComposer",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardScheduler",
+                "SwitchboardChannelKit", "SwitchboardComposer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -176,7 +188,8 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardServer", "SwitchboardChannels",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardScheduler", "SwitchboardServer",
+                "SwitchboardChannels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -245,6 +258,12 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
+        // Runs the Store contract against a real PostgreSQL the tests start themselves (initdb
+        // into a temporary directory), or the one SWITCHBOARD_TEST_POSTGRES_URL names.
+        .testTarget(
+            name: "SwitchboardStorePostgresTests",
+            dependencies: ["SwitchboardStorePostgres", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "SwitchboardSchedulerTests",
             dependencies: ["SwitchboardScheduler", "SwitchboardStoreSQLite", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],

@@ -124,8 +124,20 @@ public struct ConfigLoader: Sendable {
             server.finish()
         }
         if let storage = top.mapping("storage") {
-            if let path = storage.string("sqlite", required: false) {
+            let sqlite = storage.string("sqlite", required: false)
+            if let path = sqlite {
                 config.storage.sqlitePath = path.hasPrefix("/") ? path : (config.baseDirectory as NSString).appendingPathComponent(path)
+            }
+            if let url = storage.string("postgres", required: false), let node = storage.value("postgres") {
+                if sqlite != nil {
+                    storage.report("'sqlite' and 'postgres' are alternatives: keep the one the gateway should store in", at: node)
+                } else {
+                    do throws(PostgresURLError) {
+                        config.storage.postgres = try PostgresURL.parse(url)
+                    } catch {
+                        storage.report(error.description, at: node)
+                    }
+                }
             }
             switch storage.string("durability") {
             case nil, "full"?: break

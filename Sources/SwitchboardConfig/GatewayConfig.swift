@@ -49,10 +49,15 @@ public struct GatewayConfig: Sendable {
         public var maxHeaderBytes = 32 * 1024
     }
 
-    /// `storage:` — embedded SQLite by default.
+    /// `storage:` — embedded SQLite by default, or PostgreSQL for several processes.
     public struct Storage: Sendable, Hashable {
         /// `sqlite`: the database file, relative to the config's folder. Default `data/switchboard.sqlite`.
+        /// Without `postgres` the store; with it, only where the generated admin token is kept.
         public var sqlitePath: String
+        /// `postgres`: a PostgreSQL URL (`postgres://user:pass@host:5432/db`, `sslmode` honoured).
+        /// When set, the gateway stores everything there instead of in SQLite; `sqlite` may not
+        /// be set with it.
+        public var postgres: PostgresURL?
         /// `durability`: `full` (default) — every commit reaches the disk before the provider is
         /// acknowledged; `normal` — commits survive a process crash, not a power cut, and are faster.
         public var durableCommits = true
@@ -156,6 +161,12 @@ extension GatewayConfig.Server: RedactedDescription {
             "metricsToken": metricsToken as Any, "headerTimeout": headerTimeout, "bodyTimeout": bodyTimeout, "idleTimeout": idleTimeout,
             "maxConnections": maxConnections, "maxHeaderBytes": maxHeaderBytes,
         ]
+    }
+}
+
+extension GatewayConfig.Storage: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> {
+        ["sqlitePath": sqlitePath, "postgres": postgres as Any, "durableCommits": durableCommits, "groupCommit": groupCommit]
     }
 }
 

@@ -10,6 +10,7 @@ import SwitchboardComposer
 public import SwitchboardConfig
 public import SwitchboardCore
 public import SwitchboardScheduler
+public import SwitchboardStorePostgres
 import SwitchboardStoreSQLite
 
 /// What the host can change about a gateway beyond its config — mostly for tests and demos.
@@ -49,12 +50,15 @@ public struct GatewayOptions: Sendable {
 /// The whole gateway, wired from its config: the one composition root that `switchboard serve`
 /// and the tests both use.
 ///
-/// Service order (start in order, stop in reverse): HTTP client → channels → scheduler → HTTP
-/// server — so on SIGTERM the server stops accepting first, in-flight sends finish, and the
-/// store is closed last (when the gateway is released).
+/// Service order (start in order, stop in reverse): store (PostgreSQL's connection pool; SQLite
+/// needs no service) → HTTP client → channels → scheduler → HTTP server — so on SIGTERM the
+/// server stops accepting first, in-flight sends finish, and the store is closed last.
 public final class Gateway: Sendable {
     public let config: GatewayConfig
     public let store: any Store
+    /// The store's own service, when it has one (PostgreSQL's connection pool): first to start,
+    /// last to stop.
+    let storeService: (any Service)?
     public let clock: any WallClock
     public let roster: LiveRoster
     public let senders: ChannelSenders
@@ -99,8 +103,18 @@ public final class Gateway: Sendable {
         let metrics = GatewayMetrics()
         self.metrics = metrics
         self.connectionEvents = ConnectionEvents(maxConnections: config.server.maxConnections, logger: options.logger, metrics: metrics)
-        let store = try SQLiteStore(
-            path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal, decisionObserver: { metrics.decisions($0) })
+        let store: any Store
+        if let url = config.storage.postgres {
+            // Nothing is connected yet: the pool starts as the first service of `application()`,
+            // and the schema is migrated then (or on first use), so `init` stays synchronous.
+            let postgres = PostgresStore(configuration: Self.postgresConfiguration(url), logger: options.logger, decisionObserver: { metrics.decisions($0) })
+            store = postgres
+            storeService = postgres
+        } else {
+            store = try SQLiteStore(
+                path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal, decisionObserver: { metrics.decisions($0) })
+            storeService = nil
+        }
         self.store = store
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         self.httpClient = httpClient
@@ -164,7 +178,8 @@ public final class Gateway: Sendable {
         addWidgetRoutes(to: router)
         addIndexRoute(to: router)
         let logger = self.logger
-        var services: [any Service] = [HTTPClientService(client: httpClient), channels]
+        var services: [any Service] = storeService.map { [$0] } ?? []
+        services += [HTTPClientService(client: httpClient), channels] as [any Service]
         services.append(scheduler)
         services.append(
             ConfigWatcher(
@@ -243,6 +258,20 @@ public final class Gateway: Sendable {
             scheduler.updateReplyBudget(budget)
             logger.notice("reply token budget changed: the next reply uses it", metadata: ["budget.tokens": "\(budget?.dailyTokens.description ?? "unlimited")"])
         }
+    }
+
+    /// `storage.postgres` as the PostgreSQL store takes it.
+    public static func postgresConfiguration(_ url: PostgresURL) -> PostgresStore.Configuration {
+        let tls: PostgresStore.Configuration.TLSMode =
+            switch url.sslMode {
+            case .disable: .disable
+            case .allow, .prefer: .prefer
+            case .require: .require
+            case .verifyCA: .verifyCA
+            case .verifyFull: .verifyFull
+            }
+        return PostgresStore.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password?.value, database: url.database, tls: tls)
     }
 
     /// `conversation.daily_token_budget` and `budget_reply` as the scheduler takes them.

@@ -28,8 +28,27 @@ public final class SQLiteStore: Store {
         config.busyMode = .timeout(10)
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-        db = try DatabasePool(path: path, configuration: config)
-        try SQLiteStore.migrator.migrate(db)
+        // Processes started together on one file would each see the schema missing and create
+        // it ("table chats already exists"), or trip over each other switching the file to WAL.
+        // GRDB runs each migration in a transaction of its own, so the check-then-apply is made
+        // atomic across processes by an exclusive lock on the folder for the open and migrate.
+        db = try Self.whileLocked(directory: directory) {
+            let pool = try DatabasePool(path: path, configuration: config)
+            try SQLiteStore.migrator.migrate(pool)
+            return pool
+        }
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `directory` (any process opening a store there
+    /// waits its turn). Where the file system has no such locks, `body` runs unguarded.
+    private static func whileLocked<T>(directory: String, _ body: () throws -> T) throws -> T {
+        let fd = open(directory, O_RDONLY)
+        guard fd >= 0 else { return try body() }
+        defer { close(fd) }
+        var locked = flock(fd, LOCK_EX)
+        while locked != 0 && errno == EINTR { locked = flock(fd, LOCK_EX) }
+        defer { if locked == 0 { flock(fd, LOCK_UN) } }
+        return try body()
     }
 
     /// A private in-memory database, for tests and `simulate`.

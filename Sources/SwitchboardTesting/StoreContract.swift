@@ -343,5 +343,61 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             message = try await sentMessage()
             try ensure(message?.deliveryState == .failed && message?.deliveryError == "131026: undeliverable", "failure kept: \(String(describing: message))")
         },
+        StoreContract(name: "the same provider message ingested concurrently is stored once") { store in
+            // Two requests carrying one message (a provider's retry racing the original) on new
+            // and on existing chats: one stores it, the other is told it is a duplicate.
+            for i in 0..<16 {
+                let message = inbound("race-\(i)", key: "k\(i % 4)", at: t0.addingTimeInterval(Double(i)))
+                let results = try await withThrowingTaskGroup(of: InboundResult.self) { group in
+                    for _ in 0..<2 { group.addTask { try await store.recordInbound(message, employeeID: "alexey") { _, _ in [] } } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                try ensure(results.filter { $0 != .duplicate }.count == 1, "message \(i) stored \(results.filter { $0 != .duplicate }.count) times")
+            }
+            // Batches that touch the same chats in opposite orders (group commits in two processes).
+            let forward = (0..<4).map { InboundRecord(message: inbound("batch-\($0)", key: "k\($0)"), employeeID: "alexey", followUp: { _, _ in [] }) }
+            let results = try await withThrowingTaskGroup(of: [InboundResult].self) { group in
+                group.addTask { try await store.recordInbound(forward) }
+                group.addTask { try await store.recordInbound(forward.reversed()) }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            try ensure(results.filter { $0 != .duplicate }.count == 4, "batch messages stored \(results.filter { $0 != .duplicate }.count) times, not 4")
+            for key in 0..<4 {
+                guard let chat = try await store.chat(channelID: "tg", conversationKey: "k\(key)") else { throw ContractViolation(description: "chat k\(key) missing") }
+                let ids = try await store.messages(chatID: chat.id, limit: 100).compactMap(\.providerMessageID)
+                try ensure(ids.count == 5 && Set(ids).count == 5, "chat k\(key) holds \(ids)")
+            }
+        },
+        StoreContract(name: "concurrent claims never hand one reminder, reply or outbox entry to two claimers") { store in
+            let count = 24
+            for i in 0..<count {
+                let chat = try await newChat(store, key: "k\(i)")
+                try await schedule(store, chat, at: t0.addingTimeInterval(Double(i)))
+                _ = try await store.updateChat(id: chat.id, { $0.replyDueAt = t0.addingTimeInterval(Double(i)) }, followUp: nil)
+                _ = try await store.enqueue(
+                    NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "reply:1", text: "x", notBefore: t0.addingTimeInterval(Double(i))),
+                    usage: nil, followUp: nil)
+            }
+            let now = t0.addingTimeInterval(3600)
+            let lease = now.addingTimeInterval(600)
+            let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+                for owner in ["a", "b", "c", "d"] {
+                    group.addTask {
+                        var claimed: [String] = []
+                        while true {
+                            let round = try await store.claimDueFollowUps(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "reminder \($0.chat.id)" }
+                                + (try await store.claimDueReplies(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "reply \($0.id)" })
+                                + (try await store.claimDueOutbox(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "outbox \($0.id)" })
+                            if round.isEmpty { return claimed }
+                            claimed += round
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let twice = Dictionary(grouping: claims, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+            try ensure(twice.isEmpty, "handed to two claimers: \(twice.prefix(5))")
+            try ensure(claims.count == 3 * count, "\(claims.count) claims, not \(3 * count)")
+        },
     ]
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import SwitchboardConfig
 import SwitchboardCore
+import SwitchboardServer
+import SwitchboardStorePostgres
 import SwitchboardStoreSQLite
 
 struct Followups: AsyncParsableCommand {
@@ -14,6 +16,13 @@ struct Followups: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        if let url = config.storage.postgres {
+            let store = PostgresStore(configuration: Gateway.postgresConfiguration(url))
+            let pool = Task { await store.run() }
+            defer { pool.cancel() }
+            try await list(store, config)
+            return
+        }
         // Opening a missing database would create an empty one and report "nothing scheduled":
         // a wrong --config must say so instead.
         let path = config.storage.sqlitePath
@@ -24,7 +33,10 @@ struct Followups: AsyncParsableCommand {
                 """.utf8))
             throw ExitCode.failure
         }
-        let store = try SQLiteStore(path: path)
+        try await list(try SQLiteStore(path: path), config)
+    }
+
+    private func list(_ store: any Store, _ config: GatewayConfig) async throws {
         let listing = FollowUpListing(store: store, roster: LiveRoster(config.roster))
         let (items, total) = try await listing.list(employeeID: employee, search: search)
         if json {

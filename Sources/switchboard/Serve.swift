@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
         gatewayOptions.logger = logger
         let gateway = try Gateway(config: config, options: gatewayOptions)
         logger.info("starting", metadata: [
-            "config": "\(options.config)", "storage.sqlite": "\(config.storage.sqlitePath)", "time_scale": "\(config.timeScale)",
+            "config": "\(options.config)", "storage": "\(config.storage.postgres.map { "\($0)" } ?? config.storage.sqlitePath)", "time_scale": "\(config.timeScale)",
             "composer": "\(config.composer.baseURL == nil ? "offline (not AI)" : config.composer.model)",
         ])
         // SIGHUP reloads the config and channel files at once (they are also watched).

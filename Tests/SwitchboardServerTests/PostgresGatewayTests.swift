@@ -1,0 +1,47 @@
+import Foundation
+import SwitchboardCore
+import SwitchboardFakes
+import SwitchboardTesting
+import Testing
+
+/// The gateway with `storage.postgres`: the same conversation as on SQLite, and `/readyz`
+/// answering 503 while the database cannot be reached.
+@Suite(.serialized, .awaitedTeardown, .enabled(if: PostgresTestServer.isAvailable, "PostgreSQL is not installed (apt-get install postgresql)"))
+struct PostgresGatewayTests {
+    @Test func aClientMessageIsStoredOnceAndAnsweredOnPostgres() async throws {
+        let server = try PostgresTestServer.shared()
+        // The test cluster trusts loopback, so the password is never asked for — but it is in
+        // the config, and must appear in no log line at any level.
+        let url = server.url(database: try server.createDatabase()).replacingOccurrences(of: "://switchboard@", with: "://switchboard:pw-in-the-url@")
+        let capture = LogCapture()
+        let h = try await GatewayHarness(extraConfig: "storage: { postgres: \"\(url)\" }", logger: capture.logger(level: .trace))
+        onTeardown { await h.shutdown() }
+        let update = GatewayHarness.textUpdate("Hi, is breakfast included?", updateID: 501)
+        #expect(try await h.deliver(update).0 == 200)
+        #expect(try await h.deliver(update).0 == 200, "a provider's retry is acknowledged")
+        try await eventually("AI reply sent") { h.sentTexts == ["Hello from Alexey"] }
+        let chat = try #require(try await h.chat)
+        #expect(try await h.gateway.store.messages(chatID: chat.id, limit: 10).filter { $0.author == .client }.count == 1, "stored once")
+        try await eventually("chain armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled }
+        #expect(try await h.get("/readyz", token: nil).0 == 200)
+        #expect(!FileManager.default.fileExists(atPath: h.directory.appendingPathComponent("data/switchboard.sqlite").path), "nothing went to SQLite")
+        #expect(capture.all.contains { $0.contains("PostgresStore(") }, "the store is described in the log")
+        #expect(capture.all.allSatisfy { !$0.contains("pw-in-the-url") }, "the password is logged")
+    }
+
+    @Test func readyzAnswers503WhileTheDatabaseIsUnreachable() async throws {
+        // Nothing listens on port 1.
+        let capture = LogCapture()
+        let h = try await GatewayHarness(
+            extraConfig: "storage: { postgres: \"postgres://switchboard:pw-not-logged@127.0.0.1:1/none?sslmode=disable\" }", logger: capture.logger(level: .trace))
+        onTeardown { await h.shutdown() }
+        let started = ContinuousClock.now
+        let (status, body) = try await h.get("/readyz", token: nil)
+        #expect(status == 503)
+        #expect(body.contains("store"), "names the store: \(body)")
+        #expect(!body.contains("pw-not-logged"))
+        #expect(ContinuousClock.now - started < .seconds(10), "answers within the probe's timeout")
+        #expect(capture.all.contains { $0.contains("readiness: the store cannot write") })
+        #expect(capture.all.allSatisfy { !$0.contains("pw-not-logged") }, "the password is logged")
+    }
+}
