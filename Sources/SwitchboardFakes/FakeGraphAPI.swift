@@ -87,8 +87,7 @@ public final class FakeGraphAPI: Sendable {
         var queuedStatuses: [Status] = []
         var nextID = 1
         var webhookURL: String?
-        var port: Int?
-        var task: Task<Void, any Error>?
+        var server: LoopbackServer?
     }
 
     private let state: Mutex<State>
@@ -103,7 +102,8 @@ public final class FakeGraphAPI: Sendable {
         self.phoneNumberID = phoneNumberID
     }
 
-    public struct StartError: Error, CustomStringConvertible {
+    /// The fake was used before it was set up (no webhook to post to).
+    public struct NotConnected: Error, CustomStringConvertible {
         public var description: String
     }
 
@@ -112,43 +112,22 @@ public final class FakeGraphAPI: Sendable {
     /// Starts serving; returns the `api_base` to configure (`http://127.0.0.1:PORT/v25.0`).
     @discardableResult
     public func start() async throws -> String {
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let router = Router(context: FakeRequestContext.self)
         router.post("{version}/{phone}/messages") { [self] request, context -> Response in
             try await self.handle(request, phone: context.parameters.get("phone") ?? "")
         }
-        var app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-graph"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            })
-        app.logger.logLevel = .critical
-        let task = Task {
-            defer { portContinuation.finish() }
-            try await app.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
-            _ = await task.result
-            throw StartError(description: "the fake Graph API did not start on 127.0.0.1: is the loopback interface up?")
-        }
-        state.withLock {
-            $0.port = port
-            $0.task = task
-        }
+        let server = try await LoopbackServer.start(router, name: "fake Graph API")
+        let port = server.port
+        state.withLock { $0.server = server }
         return "http://127.0.0.1:\(port)/v25.0"
     }
 
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
-            defer { state.task = nil }
-            return state.task
+        let server = state.withLock { state -> LoopbackServer? in
+            defer { state.server = nil }
+            return state.server
         }
-        task?.cancel()
-        _ = await task?.result
+        await server?.stop()
         try? await client.shutdown()
     }
 
@@ -191,7 +170,7 @@ public final class FakeGraphAPI: Sendable {
     }
 
     public func postWebhook(_ body: [UInt8], signature: Signature = .valid) async throws -> (status: Int, body: String) {
-        guard let url = state.withLock({ $0.webhookURL }) else { throw StartError(description: "call connectWebhook(url:) first") }
+        guard let url = state.withLock({ $0.webhookURL }) else { throw NotConnected(description: "call connectWebhook(url:) first") }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -209,7 +188,7 @@ public final class FakeGraphAPI: Sendable {
 
     /// The GET handshake Meta runs when the callback URL is saved.
     public func verify(token: String, challenge: String, mode: String = "subscribe") async throws -> (status: Int, body: String, contentType: String?) {
-        guard let url = state.withLock({ $0.webhookURL }) else { throw StartError(description: "call connectWebhook(url:) first") }
+        guard let url = state.withLock({ $0.webhookURL }) else { throw NotConnected(description: "call connectWebhook(url:) first") }
         var components = URLComponents(string: url)
         components?.queryItems = [
             URLQueryItem(name: "hub.mode", value: mode), URLQueryItem(name: "hub.challenge", value: challenge),

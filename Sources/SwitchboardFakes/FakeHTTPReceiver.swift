@@ -71,8 +71,7 @@ public final class FakeHTTPReceiver: Sendable {
     private struct State {
         var requests: [Received] = []
         var scripts: [Reply] = []
-        var port: Int?
-        var task: Task<Void, any Error>?
+        var server: LoopbackServer?
     }
 
     private let state = Mutex(State())
@@ -80,52 +79,24 @@ public final class FakeHTTPReceiver: Sendable {
 
     public init(secret: String) { self.secret = secret }
 
-    /// Why the fake could not start.
-    public struct StartError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// Starts on a free port of 127.0.0.1; returns the URL to use as `outbound_url`.
     @discardableResult
     public func start() async throws -> String {
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let router = Router(context: FakeRequestContext.self)
         router.post("**") { [self] request, context -> Response in try await self.handle(request, context: context) }
-        var app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-http-receiver"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            })
-        // Stopping by cancellation logs an error per kept-alive connection; no news in a test.
-        app.logger.logLevel = .critical
-        let task = Task {
-            defer { portContinuation.finish() }
-            try await app.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
-            _ = await task.result
-            throw StartError(message: "the fake receiver did not start on 127.0.0.1: is the loopback interface up?")
-        }
-        state.withLock {
-            $0.port = port
-            $0.task = task
-        }
+        let server = try await LoopbackServer.start(router, name: "fake http receiver")
+        let port = server.port
+        state.withLock { $0.server = server }
         return "http://127.0.0.1:\(port)/messages"
     }
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
-            defer { state.task = nil }
-            return state.task
+        let server = state.withLock { state -> LoopbackServer? in
+            defer { state.server = nil }
+            return state.server
         }
-        task?.cancel()
-        _ = await task?.result
+        await server?.stop()
     }
 
     /// The next requests get these answers, in order, before 200s resume.

@@ -156,8 +156,7 @@ public final class FakeTelegramServer: Sendable {
         var sent: [SentMessage] = []
         var webhookURL: String?
         var webhookSecret: String?
-        var port: Int?
-        var task: Task<Void, any Error>?
+        var server: LoopbackServer?
     }
 
     private let state: Mutex<State>
@@ -166,19 +165,12 @@ public final class FakeTelegramServer: Sendable {
         state = Mutex(State(token: token))
     }
 
-    /// Why the fake could not start.
-    public struct StartError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     // MARK: - Life cycle
 
     /// Starts listening on 127.0.0.1 on a free port; returns the base URL (`http://127.0.0.1:PORT`)
     /// to use as the channel's `api_base`.
     @discardableResult
     public func start() async throws -> String {
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
         let router = Router(context: FakeRequestContext.self)
         for method in [HTTPRequest.Method.post, .get] {
             router.on("bot{token}/{method}", method: method) { [self] request, context -> Response in
@@ -187,45 +179,23 @@ public final class FakeTelegramServer: Sendable {
                 return try await self.handle(request, context: context, token: token, method: name)
             }
         }
-        var app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fake-telegram"),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            })
-        // Startup lines at info would drown test output, and stopping by cancellation logs an
-        // error for every keep-alive connection a client still holds; neither is news in a test.
-        app.logger.logLevel = .critical
-        let task = Task {
-            defer { portContinuation.finish() }
-            try await app.run()
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next(), port > 0 else {
-            task.cancel()
-            _ = await task.result
-            throw StartError(message: "the fake Telegram server did not start on 127.0.0.1: is the loopback interface up?")
-        }
-        state.withLock {
-            $0.port = port
-            $0.task = task
-        }
+        let server = try await LoopbackServer.start(router, name: "fake Telegram Bot API")
+        let port = server.port
+        state.withLock { $0.server = server }
         return "http://127.0.0.1:\(port)"
     }
 
     /// Stops the server and waits until it has closed its port.
     public func stop() async {
-        let task = state.withLock { state -> Task<Void, any Error>? in
-            defer { state.task = nil }
-            return state.task
+        let server = state.withLock { state -> LoopbackServer? in
+            defer { state.server = nil }
+            return state.server
         }
-        task?.cancel()
-        _ = await task?.result
+        await server?.stop()
     }
 
     /// `http://127.0.0.1:PORT` once started.
-    public var baseURL: String? { state.withLock { $0.port.map { "http://127.0.0.1:\($0)" } } }
+    public var baseURL: String? { state.withLock { $0.server.map { "http://127.0.0.1:\($0.port)" } } }
 
     // MARK: - What tests set up
 
