@@ -129,6 +129,31 @@ import Testing
         #expect(try await h.get("/readyz", token: nil).0 == 200)
     }
 
+    /// A reload re-plans pending reminders only when what plans them changed: a new admin token
+    /// leaves every armed chat alone (with a million of them, rewriting each would be the cost).
+    @Test func aReloadRePlansPendingRemindersOnlyWhenTheirChainOrChannelChanged() async throws {
+        let logs = LogCapture()
+        let h = try await GatewayHarness(logger: logs.logger(level: .info))
+        onTeardown { await h.shutdown() }
+        #expect(try await h.deliver(GatewayHarness.textUpdate("Hello")).0 == 200)
+        try await eventually("the chat") { try await h.chat != nil }
+        let chat = try #require(try await h.chat)
+        try await eventually("armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled }
+        func replans() async throws -> Int { try await decisions(h, chat).filter { $0.reason == .chainChanged }.count }
+
+        let path = h.directory.appendingPathComponent("config.yaml")
+        let original = try String(contentsOf: path, encoding: .utf8)
+        try original.replacingOccurrences(of: GatewayHarness.adminToken, with: "another-admin-token-0123456789")
+            .write(to: path, atomically: true, encoding: .utf8)
+        h.gateway.reloadNow()
+        try await eventually("reloaded") { logs.all.filter { $0.contains("config reloaded") }.count == 1 }
+        #expect(try await replans() == 0, "a new admin token re-plans nothing")
+
+        try original.replacingOccurrences(of: "{ delay: { hours: 4 },", with: "{ delay: { hours: 1 },").write(to: path, atomically: true, encoding: .utf8)
+        h.gateway.reloadNow()
+        try await eventually("re-planned for the new chain") { try await replans() == 1 }
+    }
+
     @Test func aRemovedChannelFileStopsItsChannel() async throws {
         let h = try await GatewayHarness()
         onTeardown { await h.shutdown() }
