@@ -257,7 +257,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "SwitchboardConfigTests", dependencies: ["SwitchboardConfig", "SwitchboardTesting"], swiftSettings: strict),
-        .testTarget(name: "SwitchboardStoreSQLiteTests", dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchboardStoreSQLiteTests",
+            dependencies: ["SwitchboardStoreSQLite", "SwitchboardTesting", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         // Runs the Store contract against a real PostgreSQL the tests start themselves (initdb
         // into a temporary directory), or the one SWITCHBOARD_TEST_POSTGRES_URL names.
         .testTarget(

@@ -395,11 +395,12 @@ func benchPacing(reminders: Int) async throws {
 /// `reminders` reminders due in the same second, the scheduler on SQLite with a composer and a
 /// sender that cost (almost) nothing: reminders drained per second, and the fire lag — when
 /// each went out after its due time — for the first 10,000.
-func benchDrain(reminders: Int) async throws {
-    print("\n## Drain: \(reminders) reminders due in the same second (SQLite, instant composer and sender)")
+func benchDrain(reminders: Int, workers: (compositions: Int, deliveries: Int), groupCommit: Bool) async throws {
+    print("\n## Drain: \(reminders) reminders due in the same second (SQLite, instant composer and sender; "
+        + "workers \(workers.compositions) compositions / \(workers.deliveries) deliveries; group commit \(groupCommit ? "on" : "off"))")
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-drain-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let store = try SQLiteStore(path: dir.appendingPathComponent("drain.sqlite").path)
+    let store = try SQLiteStore(path: dir.appendingPathComponent("drain.sqlite").path, groupCommit: groupCommit)
     let employee = Employee(id: "alexey", name: "Alexey", followUp: FollowUpChain(enabled: true, steps: [FollowUpStep(delay: .seconds(3600), instruction: "Remind")]))
     let planner = FollowUpPlanner(employee: employee)
     let due = Date()
@@ -413,9 +414,13 @@ func benchDrain(reminders: Int) async throws {
     let sender = TimedSender()
     var logger = Logger(label: "bench")
     logger.logLevel = .critical
+    var configuration = Scheduler.Configuration()
+    configuration.compositionWorkers = workers.compositions
+    configuration.deliveryWorkers = workers.deliveries
     let scheduler = Scheduler(
         store: store, composer: RecordingComposer(), senders: ChannelSenders(["tg": sender]),
-        roster: LiveRoster(Roster(employees: [employee], channelOwners: ["tg": "alexey"])), clock: ScaledClock(scale: 1), logger: logger)
+        roster: LiveRoster(Roster(employees: [employee], channelOwners: ["tg": "alexey"])), clock: ScaledClock(scale: 1), logger: logger,
+        configuration: configuration)
     let started = Date()
     let service = Task { try await scheduler.run() }
     while sender.count < reminders, Date().timeIntervalSince(started) < 600 { try await Task.sleep(for: .milliseconds(100)) }
@@ -448,6 +453,16 @@ if what == "populate" {
 if what == "planner" || what == "all" { benchPlanner() }
 if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
 if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }
-if what == "drain" { try await benchDrain(reminders: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
+if what == "drain" {
+    // drain [N] [--workers COMPOSITIONS/DELIVERIES] [--no-group-commit]
+    let options = Array(CommandLine.arguments.dropFirst(2))
+    var workers = (compositions: 4, deliveries: 8)
+    if let i = options.firstIndex(of: "--workers"), i + 1 < options.count {
+        let parts = options[i + 1].split(separator: "/").compactMap { Int($0) }
+        if parts.count == 2 { workers = (parts[0], parts[1]) }
+    }
+    try await benchDrain(
+        reminders: options.first.flatMap { Int($0) } ?? 100_000, workers: workers, groupCommit: !options.contains("--no-group-commit"))
+}
 if what == "pacing" { try await benchPacing(reminders: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 3000) }
 if what == "whatsapp" || what == "all" { try await benchWhatsAppWebhooks(batches: [1, 50], messagesPerRound: 4000, concurrency: 16) }

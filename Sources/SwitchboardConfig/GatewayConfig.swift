@@ -61,9 +61,9 @@ public struct GatewayConfig: Sendable {
         /// `durability`: `full` (default) — every commit reaches the disk before the provider is
         /// acknowledged; `normal` — commits survive a process crash, not a power cut, and are faster.
         public var durableCommits = true
-        /// `group_commit`: inbound messages from concurrent requests share transactions (one
-        /// disk sync per batch). `false` writes each request's messages in a transaction of its
-        /// own — only for comparing (bench/ingest.sh). Default `true`.
+        /// `group_commit`: writes from concurrent requests and workers share transactions (one
+        /// disk sync per batch). `false` gives each its own transaction — only for comparing
+        /// (bench/ingest.sh, the drain benchmark). Default `true`.
         public var groupCommit = true
     }
 

@@ -112,7 +112,8 @@ public final class Gateway: Sendable {
             storeService = postgres
         } else {
             store = try SQLiteStore(
-                path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal, decisionObserver: { metrics.decisions($0) })
+                path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal,
+                groupCommit: config.storage.groupCommit, decisionObserver: { metrics.decisions($0) })
             storeService = nil
         }
         self.store = store

@@ -95,7 +95,7 @@ extension PostgresStore {
         }
     }
 
-    public func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
+    public func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
         try await write { tx in
             guard var chat = try await Self.fetchChat(tx, id: id) else { throw StoreError.unknownChat(id) }
             change(&chat)
@@ -174,14 +174,14 @@ extension PostgresStore {
         }
     }
 
-    public func updateFollowUp(chatID: String, _ transition: FollowUpTransition) async throws -> FollowUpState {
+    public func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
         try await write { tx in
             guard let chat = try await Self.fetchChat(tx, id: chatID) else { throw StoreError.unknownChat(chatID) }
             return try await Self.transition(tx, chat: chat, transition)
         }
     }
 
-    public func updatePendingFollowUps(employeeID: String, _ transition: FollowUpTransition) async throws -> Int {
+    public func updatePendingFollowUps(employeeID: String, _ transition: @escaping FollowUpTransition) async throws -> Int {
         try await write { tx in
             // In id order, so two processes doing this lock the chats in the same order.
             let ids = try await tx.rows(

@@ -6,6 +6,8 @@ public import SwitchboardCore
 /// durable on commit. Several processes may share the file; leases make each reminder fire once.
 public final class SQLiteStore: Store {
     private let db: any DatabaseWriter
+    /// Every write goes through here: concurrent transactions share a commit.
+    private let writes: GroupCommit
     /// Sees every follow-up decision as it is written (metrics); called inside the transaction.
     let decisionObserver: DecisionObserver?
 
@@ -20,7 +22,9 @@ public final class SQLiteStore: Store {
         case normal
     }
 
-    public init(path: String, durability: Durability = .full, decisionObserver: DecisionObserver? = nil) throws {
+    /// `groupCommit: false` gives every write a transaction of its own; it exists to measure what
+    /// sharing commits gains (`storage.group_commit`, the drain and ingest benchmarks).
+    public init(path: String, durability: Durability = .full, groupCommit: Bool = true, decisionObserver: DecisionObserver? = nil) throws {
         self.decisionObserver = decisionObserver
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -37,6 +41,7 @@ public final class SQLiteStore: Store {
             try SQLiteStore.migrator.migrate(pool)
             return pool
         }
+        writes = GroupCommit(writer: db, maxUnits: groupCommit ? 256 : 1)
     }
 
     /// Runs `body` holding an exclusive `flock` on `directory` (any process opening a store there
@@ -56,6 +61,7 @@ public final class SQLiteStore: Store {
         self.decisionObserver = decisionObserver
         db = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(db)
+        writes = GroupCommit(writer: db)
     }
 
     /// How many rows each table holds: for tests and benchmarks that check what a run wrote
@@ -263,7 +269,7 @@ public final class SQLiteStore: Store {
 
     public func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult] {
         guard !batch.isEmpty else { return [] }
-        return try await db.write { db in try batch.map { try self.recordInbound(db, $0) } }
+        return try await writes.write { db in try batch.map { try self.recordInbound(db, $0) } }
     }
 
     /// One client message inside the batch's transaction. Dedupe is the unique index: the row
@@ -313,7 +319,7 @@ public final class SQLiteStore: Store {
     }
 
     public func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage {
-        try await db.write { db in
+        try await writes.write { db in
             guard let chat = try Self.fetchChat(db, id: message.chatID) else { throw StoreError.unknownChat(message.chatID) }
             let stored = try Self.insertMessage(db, chat: chat, author: message.author, kind: message.kind, text: message.text, at: message.at, providerMessageID: nil, step: nil)
             if let followUp { try self.transition(db, chat: chat, followUp) }
@@ -321,8 +327,8 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
-        try await db.write { db in
+    public func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
+        try await writes.write { db in
             guard var chat = try Self.fetchChat(db, id: id) else { throw StoreError.unknownChat(id) }
             change(&chat)
             try Self.saveChat(db, chat)
@@ -356,7 +362,7 @@ public final class SQLiteStore: Store {
 
     public func markDelivered(chatID: String, messageIDs: [Int64], at: Date) async throws {
         guard !messageIDs.isEmpty else { return }
-        try await db.write { db in
+        try await writes.write { db in
             // Bounded batches keep the statement under SQLite's variable limit.
             for batch in stride(from: 0, to: messageIDs.count, by: 500).map({ messageIDs[$0..<min($0 + 500, messageIDs.count)] }) {
                 let marks = Array(repeating: "?", count: batch.count).joined(separator: ",")
@@ -369,7 +375,7 @@ public final class SQLiteStore: Store {
 
     public func recordDeliveryStatuses(_ updates: [DeliveryStatusUpdate]) async throws -> [DeliveryStatusEffect] {
         guard !updates.isEmpty else { return [] }
-        return try await db.write { db in
+        return try await writes.write { db in
             var effects: [DeliveryStatusEffect] = []
             for update in updates {
                 guard
@@ -404,15 +410,15 @@ public final class SQLiteStore: Store {
         try await db.read { db in try Self.fetchState(db, chatID: chatID) }
     }
 
-    public func updateFollowUp(chatID: String, _ transition: FollowUpTransition) async throws -> FollowUpState {
-        try await db.write { db in
+    public func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
+        try await writes.write { db in
             guard let chat = try Self.fetchChat(db, id: chatID) else { throw StoreError.unknownChat(chatID) }
             return try self.transition(db, chat: chat, transition)
         }
     }
 
-    public func updatePendingFollowUps(employeeID: String, _ transition: FollowUpTransition) async throws -> Int {
-        try await db.write { db in
+    public func updatePendingFollowUps(employeeID: String, _ transition: @escaping FollowUpTransition) async throws -> Int {
+        try await writes.write { db in
             let ids = try String.fetchAll(
                 db, sql: "SELECT chat_id FROM followups WHERE employee_id = ? AND status IN ('scheduled', 'sending')", arguments: [employeeID])
             for id in ids {
@@ -424,7 +430,7 @@ public final class SQLiteStore: Store {
     }
 
     public func claimDueFollowUps(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueFollowUp] {
-        try await db.write { db in
+        try await writes.write { db in
             let t = now.timeIntervalSince1970
             let ids = try String.fetchAll(
                 db,
@@ -562,7 +568,7 @@ public final class SQLiteStore: Store {
     public func enqueue(
         _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws -> OutboxEntry? {
-        try await db.write { db in
+        try await writes.write { db in
             guard var chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
             if try Int.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE chat_id = ? AND idempotency_key = ?", arguments: [entry.chatID, entry.idempotencyKey]) != nil {
                 return nil
@@ -582,7 +588,7 @@ public final class SQLiteStore: Store {
     }
 
     public func claimDueOutbox(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [OutboxEntry] {
-        try await db.write { db in
+        try await writes.write { db in
             let t = now.timeIntervalSince1970
             let rows = try Row.fetchAll(
                 db,
@@ -608,7 +614,7 @@ public final class SQLiteStore: Store {
     }
 
     public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat] {
-        try await db.write { db in
+        try await writes.write { db in
             let t = now.timeIntervalSince1970
             let ids = try String.fetchAll(
                 db,
@@ -627,7 +633,7 @@ public final class SQLiteStore: Store {
     }
 
     public func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws {
-        try await db.write { db in
+        try await writes.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [outboxID]) else {
                 throw StoreError.unknownOutboxEntry(outboxID)
             }
@@ -700,7 +706,7 @@ public final class SQLiteStore: Store {
     // MARK: - Usage and cursors
 
     public func recordUsage(_ usage: UsageRecord) async throws {
-        try await db.write { db in try Self.insertUsage(db, usage) }
+        try await writes.write { db in try Self.insertUsage(db, usage) }
     }
 
     public func tokenUsage(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date) async throws -> TokenUsage {
@@ -755,7 +761,7 @@ public final class SQLiteStore: Store {
     }
 
     public func setCursor(_ name: String, to value: String) async throws {
-        try await db.write { db in
+        try await writes.write { db in
             try db.execute(sql: "INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", arguments: [name, value])
         }
     }

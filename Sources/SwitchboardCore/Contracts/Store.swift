@@ -32,7 +32,7 @@ public protocol Store: CursorStore {
     func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult]
     /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
     func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
-    func updateChat(id: String, _ change: @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
+    func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
     func chat(id: String) async throws -> Chat?
     func chat(channelID: String, conversationKey: String) async throws -> Chat?
     /// The latest `limit` messages of a chat, oldest first.
@@ -54,9 +54,9 @@ public protocol Store: CursorStore {
 
     func followUpState(chatID: String) async throws -> FollowUpState?
     @discardableResult
-    func updateFollowUp(chatID: String, _ transition: FollowUpTransition) async throws -> FollowUpState
+    func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState
     /// Applies `transition` to every chat of the employee with a pending reminder.
-    func updatePendingFollowUps(employeeID: String, _ transition: FollowUpTransition) async throws -> Int
+    func updatePendingFollowUps(employeeID: String, _ transition: @escaping FollowUpTransition) async throws -> Int
     /// Leases scheduled reminders due at `now`; another caller gets none of them until the lease
     /// ends or the state changes.
     func claimDueFollowUps(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueFollowUp]
