@@ -242,6 +242,34 @@ import Testing
         #expect(lost.isEmpty, "acknowledged, then lost: \(lost.sorted().prefix(10))")
     }
 
+    /// `--log-format json`: every line the gateway writes is one JSON object, the libraries' too.
+    @Test func serveWithJSONLogsWritesOneObjectPerLine() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0", "--log-format", "json"])
+        var stopped = false
+        defer { if !stopped { gateway.send(SIGKILL) } }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("gateway listening") }
+        let output = gateway.output  // `wait()` removes the files
+        gateway.send(SIGTERM)
+        #expect(await gateway.wait() == 0)
+        stopped = true
+        let lines = output.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count >= 3, "\(output)")
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] is String && object?["message"] is String && object?["metadata"] is [String: Any], "\(line)")
+        }
+        #expect(lines.contains { $0.contains(#""message":"gateway listening""#) && $0.contains(#""server.port":""#) })
+    }
+
+    @Test func anUnknownLogFormatIsAUsageError() async throws {
+        let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-format", "xml"])
+        #expect(result.status == 64, "a usage error (EX_USAGE), before anything starts: \(result)")
+        #expect(result.stderr.contains("xml") && result.stderr.contains("json") && result.stderr.contains("logfmt"), "\(result)")
+    }
+
     @Test func anUnknownLogLevelIsAUsageError() async throws {
         let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-level", "nonsense"])
         #expect(result.status == 64, "a usage error (EX_USAGE), before anything starts: \(result)")
