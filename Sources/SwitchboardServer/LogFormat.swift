@@ -66,7 +66,7 @@ public struct GatewayLogHandler: LogHandler {
     /// Bare when it is one word; otherwise quoted, with `"`, `\` and control characters escaped
     /// so an entry stays on one line whatever a value holds.
     static func logfmtValue(_ value: String) -> String {
-        let bare = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value != 0x7F }
+        let bare = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "=" && !needsEscape($0) }
         return bare ? value : "\"" + escaped(value) + "\""
     }
 
@@ -107,6 +107,12 @@ public struct GatewayLogHandler: LogHandler {
 
     static func quoted(_ string: String) -> String { "\"" + escaped(string) + "\"" }
 
+    /// Characters some reader would take as the end of a line or a string: control characters
+    /// (C0, DEL, C1, so also NEL) and the Unicode line and paragraph separators.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029 || scalar == "\"" || scalar == "\\"
+    }
+
     /// JSON string escaping, which logfmt's quoted values share.
     static func escaped(_ string: String) -> String {
         var out = ""
@@ -118,7 +124,7 @@ public struct GatewayLogHandler: LogHandler {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
+            case _ where needsEscape(scalar):
                 out += String(format: "\\u%04x", scalar.value)
             default: out.unicodeScalars.append(scalar)
             }

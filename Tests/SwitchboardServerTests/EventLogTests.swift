@@ -144,7 +144,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
 
     /// Values that could break a line or a JSON string: quotes, backslashes, newlines, control
     /// characters, a line separator, emoji, nested metadata.
-    static let awkward = "she said \"hi\"\\ then\nleft\t\u{01}\u{2028}🙂"
+    static let awkward = "she said \"hi\"\\ then\nleft\t\u{01}\u{2028}\u{85}🙂"
 
     @Test func jsonIsOneValidObjectPerLineWithLevelMessageAndMetadata() throws {
         let lines = Lines()
@@ -180,7 +180,7 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         let first = lines.all[0]
         #expect(first.hasPrefix("ts=") && first.contains(" level=info msg=\"message in\" channel.id=tg chat.id=c1 reason=once_per_chat_already_fired source="))
         let second = lines.all[1]
-        #expect(second.contains(#"message.text="she said \"hi\"\\ then\nleft\t\u0001\u2028🙂""#), "\(second)")
+        #expect(second.contains(#"message.text="she said \"hi\"\\ then\nleft\t\u0001\u2028\u0085🙂""#), "\(second)")
         #expect(second.contains(#"empty="""#))
     }
 }
