@@ -57,8 +57,8 @@ public struct PromptBuilder: Sendable, Hashable {
         lines.append(name.isEmpty ? "You are a company's employee chatting with a client." : "You are \(name), chatting with a client.")
         let persona = employee.persona.trimmingCharacters(in: .whitespacesAndNewlines)
         if !persona.isEmpty { lines.append(persona) }
-        let title = request.chatTitle.trimmingCharacters(in: .whitespacesAndNewlines)
-        if !title.isEmpty { lines.append("The chat is titled \"\(title)\".") }
+        // A generated title ("Visitor F65F", a phone number) is not a name the model should greet.
+        if let title = ClientName.usable(request.chatTitle) { lines.append("The chat is titled \"\(title)\".") }
         lines.append("Current time (UTC): \(Self.timestamp(request.now)).")
         lines.append(
             "Always reply in the client's language. Keep it short: at most three sentences, plain text, no markdown. "

@@ -66,6 +66,15 @@ public final class Conversation: InboundIntake, Sendable {
                     }))
         }
         let results = try await inbound.submit(records)
+        for (record, result) in zip(records, results) {
+            guard case .stored(let chat, let stored) = result else { continue }
+            var metadata: Logger.Metadata = [
+                "chat.id": "\(chat.id)", "channel.id": "\(chat.channelID)", "employee.id": "\(chat.employeeID)", "message.kind": "\(stored.kind.rawValue)",
+            ]
+            if stored.isEdit { metadata["message.edit"] = "true" }
+            if let event = record.message.event { metadata["chat.event"] = "\(event.rawValue)" }
+            logger.event("message in", metadata, personal: ["message.text": "\(stored.text)", "chat.title": "\(chat.title)"])
+        }
         let duplicates = results.filter { $0 == .duplicate }.count
         if duplicates > 0 { logger.debug("duplicate deliveries ignored", metadata: ["messages.duplicate": "\(duplicates)"]) }
         if duplicates < results.count { scheduler.nudge() }
@@ -93,7 +102,7 @@ public final class Conversation: InboundIntake, Sendable {
             _ = try await store.updateFollowUp(chatID: chat.id) { _, _ in
                 [FollowUpDecision(kind: .skipped, reason: .windowClosed, run: run, step: step, at: now, detail: refused)]
             }
-            logger.notice("reminder refused: window closed, no template configured", metadata: ["chat.id": "\(chat.id)"])
+            logger.debug("reminder refused: window closed, no template configured", metadata: ["chat.id": "\(chat.id)"])
             return
         }
         try await scheduler.queueReengagement(

@@ -41,7 +41,7 @@ extension Scheduler {
                 // Composed just before a human operator wrote: the AI does not talk over them.
                 try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "an operator took the chat over"),
                                          chatChange: nil, followUp: nil)
-                logger.info("AI reply withheld: an operator is answering")
+                logger.debug("AI reply withheld: an operator is answering")
                 return
             }
             if chat.unreachable {
@@ -85,6 +85,17 @@ extension Scheduler {
                 }
                 return
             }
+            // Logged when the provider has it — before recording, whose decisions (the next
+            // reminder scheduled) follow it in the log as they follow it in time.
+            var sent: Logger.Metadata = ["channel.id": "\(chat.channelID)"]
+            if entry.purpose == .reminder {
+                sent["followup.run"] = "\(entry.followUpRun ?? 0)"
+                sent["followup.step"] = "\(entry.followUpStep ?? 0)"
+                if case .template = entry.delivery { sent["outbox.delivery"] = "template" }
+            } else {
+                sent["outbox.purpose"] = "\(entry.purpose.rawValue)"
+            }
+            logger.event(entry.purpose == .reminder ? "reminder sent" : "reply sent", sent, personal: ["message.text": "\(entry.text)"])
             try await recordSent(outboxEntry, receipt: receipt, planner: planner, logger: logger)
         } catch is CancellationError {
             // Shutdown cut the delivery short (what a provider accepted is recorded shielded).
@@ -128,7 +139,6 @@ extension Scheduler {
                         }
                     }
                 }
-                logger.debug("delivered", metadata: ["outbox.purpose": "\(entry.purpose.rawValue)"])
                 if entry.purpose != .autoReply { nudge(.reminders) }
                 return
             } catch {
@@ -149,7 +159,7 @@ extension Scheduler {
             try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), chatChange: { $0.unreachable = true }) {
                 state, chat in planner?.apply(.chatUnreachable(at: now), to: &state, facts: .init(chat: chat)) ?? []
             }
-            logger.notice("chat unreachable", metadata: ["error": "\(error.message)"])
+            logger.event("dead letter", level: .warning, deadLetter(outboxEntry, error: error.message, reason: .chatUnreachable))
         case .permanent:
             try await fail(outboxEntry, planner: planner, error: error.message, logger: logger)
         case .windowClosed:
@@ -177,7 +187,7 @@ extension Scheduler {
             moved.value = !log.isEmpty
             return log
         }
-        logger.notice("reminder refused: the client's window had closed", metadata: ["error": "\(error)"])
+        logger.event("dead letter", level: .warning, deadLetter(outboxEntry, error: error, reason: .windowClosed))
         if moved.value, let template = senders.capabilities(ofChannel: chat.channelID).reengagementTemplate {
             try await queueReengagement(chatID: chat.id, text: entry.text, template: template, run: run, step: step, decision: nil)
         }
@@ -223,6 +233,13 @@ extension Scheduler {
             else { return [] }
             return planner.apply(.reminderFailed(step: step, at: now, detail: error), to: &state, facts: .init(chat: chat))
         }
-        logger.warning("message ended as a dead letter", metadata: ["error": "\(error)"])
+        logger.event("dead letter", level: .warning, deadLetter(entry, error: error, reason: .deliveryFailed))
+    }
+
+    /// The ids and codes of a dead letter's log line (the logger carries `chat.id` and `outbox.id`).
+    private func deadLetter(_ entry: OutboxEntry, error: String, reason: ReasonCode) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["outbox.purpose": "\(entry.entry.purpose.rawValue)", "reason": "\(reason.rawValue)", "error": "\(error)"]
+        if let step = entry.entry.followUpStep { metadata["followup.step"] = "\(step)" }
+        return metadata
     }
 }

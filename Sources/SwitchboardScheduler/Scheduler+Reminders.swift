@@ -103,7 +103,7 @@ extension Scheduler {
                     nudge(.deliveries)
                 }
             } catch let rejected as TransitionRejected {
-                logger.info("reminder dropped", metadata: ["reason": "\(rejected.reason)"])
+                logger.debug("reminder dropped", metadata: ["reason": "\(rejected.reason)"])
                 try await store.recordUsage(usage)
             }
         } catch {

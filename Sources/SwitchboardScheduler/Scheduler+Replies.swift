@@ -19,7 +19,7 @@ extension Scheduler {
                 // client's message unanswered, the AI answers once the pause is over.
                 let after = hours.nextWorkingMoment(atOrAfter: paused)
                 _ = try await store.updateChat(id: claimed.id, { $0.replyDueAt = after }, followUp: nil)
-                logger.info("answer waits for the operator pause to end")
+                logger.debug("answer waits for the operator pause to end")
                 return
             }
             if !hours.isWorking(at: now) {
@@ -121,12 +121,18 @@ extension Scheduler {
     /// saying why) instead of retrying for ever.
     private func giveUpReply(_ chat: Chat, answering: Date, error: any Error, attempts: Int, permanent: Bool) async throws {
         let why = permanent ? "the composer refused: \(error)" : "gave up after \(attempts) compositions: \(error)"
-        _ = try await store.enqueue(
+        let entry = try await store.enqueue(
             NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: OutboxKey.replyFailed(answering: answering).rawValue,
                            text: "(no answer could be composed)", notBefore: clock.now(), failure: why),
             usage: nil,
             chatChange: Self.settleDebt(answering: chat),
             followUp: nil)
+        if let entry {
+            logger.event("dead letter", level: .warning, [
+                "chat.id": "\(chat.id)", "outbox.id": "\(entry.id)", "outbox.purpose": "reply", "reason": "\(ReasonCode.compositionFailed.rawValue)",
+                "error": "\(why)",
+            ])
+        }
     }
 
     /// For a composer failure only an admin can fix, says once what to fix and marks the

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SwitchboardChannelKit
 import SwitchboardConfig
 import SwitchboardCore
+import SwitchboardScheduler
 internal import Synchronization
 
 /// The running channels, and the one place that starts, restarts and stops them — at start-up
@@ -80,12 +81,15 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
         }
         for id in ids { start(id) }
         try? await gracefulShutdown()
-        let tasks = state.withLock { state -> [Task<Void, Never>] in
+        let (stopped, tasks) = state.withLock { state -> ([String], [Task<Void, Never>]) in
             state.stopping = true
-            return state.running.values.compactMap(\.task)
+            // A channel that failed while running said "channel down" then.
+            let up = state.running.keys.filter { state.health[$0]?.problem == nil }.sorted()
+            return (up, state.running.values.compactMap(\.task))
         }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
+        for id in stopped { logger.event("channel down", ["channel.id": "\(id)", "reason": "shutdown"]) }
     }
 
     /// What a reload changed.
@@ -106,7 +110,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
         let wanted = Dictionary(configs.filter(\.enabled).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let known = state.withLock { $0.fingerprints }
         for id in known.keys.sorted() where wanted[id] == nil {
-            await stop(id, reason: configs.contains { $0.id == id } ? "disabled in its file" : "its file was removed")
+            await stop(id, reason: configs.contains { $0.id == id } ? "disabled" : "removed")
             state.withLock {
                 $0.fingerprints[id] = nil
                 $0.health[id] = nil
@@ -133,7 +137,10 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             }
             // The old instance answers webhooks until this moment; its background work ends
             // first, so two pollers never compete for one bot's updates.
-            if wasRunning { await stopTask(id) }
+            if wasRunning {
+                await stopTask(id)
+                logger.event("channel down", ["channel.id": "\(id)", "reason": "settings_changed"])
+            }
             state.withLock {
                 $0.running[id] = Running(channel: channel, fingerprint: config.fingerprint)
                 $0.health[id] = health
@@ -141,13 +148,7 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             }
             senders.set(MeteredSender(base: channel, channelID: id, metrics: metrics), forChannel: id)
             start(id)
-            if wasRunning {
-                changes.restarted.append(id)
-                logger.notice("channel restarted with its new settings", metadata: ["channel.id": "\(id)"])
-            } else {
-                changes.started.append(id)
-                logger.notice("channel started", metadata: ["channel.id": "\(id)", "channel.type": "\(config.type)"])
-            }
+            if wasRunning { changes.restarted.append(id) } else { changes.started.append(id) }
         }
         return changes
     }
@@ -183,13 +184,14 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
             let health = state.health[id] ?? ComponentHealth()
             let senders = self.senders
             let logger = self.logger
+            logger.event("channel up", ["channel.id": "\(id)", "channel.type": "\(state.types[id] ?? "unknown")"])
             entry.task = Task {
                 do {
                     try await channel.run()
                 } catch is CancellationError {
                 } catch {
                     if Task.isCancelled { return }
-                    logger.error("channel disabled: it failed while running", metadata: ["channel.id": "\(id)", "error": "\(error)"])
+                    logger.event("channel down", level: .error, ["channel.id": "\(id)", "reason": "failed", "error": "\(error)"])
                     senders.set(nil, forChannel: id)
                     health.fail("stopped (\(String(describing: error).prefix(300))): fix the channel's settings; it is tried again when its file is saved or on SIGHUP")
                 }
@@ -209,12 +211,14 @@ final class ChannelSupervisor: Service, CustomStringConvertible, Sendable {
         await task?.value
     }
 
+    /// `reason`: `disabled` (in its file) or `removed` (the file is gone).
     private func stop(_ id: String, reason: String) async {
         let removed = state.withLock { $0.running.removeValue(forKey: id) }
         guard let removed else { return }
         senders.set(nil, forChannel: id)
         removed.task?.cancel()
         await removed.task?.value
-        logger.notice("channel stopped: \(reason); its chats' reminders wait in the store until it is back", metadata: ["channel.id": "\(id)"])
+        // Its chats' work waits in the store (`channel_unavailable`) until it is back.
+        logger.event("channel down", ["channel.id": "\(id)", "reason": "\(reason)"])
     }
 }

@@ -104,16 +104,21 @@ public final class Gateway: Sendable {
         self.metrics = metrics
         self.connectionEvents = ConnectionEvents(maxConnections: config.server.maxConnections, logger: options.logger, metrics: metrics)
         let store: any Store
+        let eventLogger = options.logger
+        let observeDecisions: DecisionObserver = { chatID, decisions in
+            metrics.decisions(decisions)
+            eventLogger.followUpEvents(chatID: chatID, decisions)
+        }
         if let url = config.storage.postgres {
             // Nothing is connected yet: the pool starts as the first service of `application()`,
             // and the schema is migrated then (or on first use), so `init` stays synchronous.
-            let postgres = PostgresStore(configuration: Self.postgresConfiguration(url), logger: options.logger, decisionObserver: { metrics.decisions($0) })
+            let postgres = PostgresStore(configuration: Self.postgresConfiguration(url), logger: options.logger, decisionObserver: observeDecisions)
             store = postgres
             storeService = postgres
         } else {
             store = try SQLiteStore(
                 path: config.storage.sqlitePath, durability: config.storage.durableCommits ? .full : .normal,
-                groupCommit: config.storage.groupCommit, decisionObserver: { metrics.decisions($0) })
+                groupCommit: config.storage.groupCommit, decisionObserver: observeDecisions)
             storeService = nil
         }
         self.store = store

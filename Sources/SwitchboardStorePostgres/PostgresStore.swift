@@ -188,7 +188,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
                         throw error
                     }
                 }
-                if !decisions.isEmpty { decisionObserver?(decisions) }
+                for (chatID, batch) in decisions { decisionObserver?(chatID, batch) }
                 return value
             } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
                 logger.debug("postgres: transaction retried", metadata: ["error": "\(Self.describe(error))"])
@@ -231,7 +231,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
 /// the task running the transaction.
 final class Transaction {
     let connection: PostgresConnection
-    var decisions: [FollowUpDecision] = []
+    var decisions: [(chatID: String, decisions: [FollowUpDecision])] = []
     let logger = Logger(label: "switchboard.postgres")
 
     init(connection: PostgresConnection) { self.connection = connection }

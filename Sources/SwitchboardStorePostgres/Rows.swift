@@ -200,7 +200,7 @@ extension PostgresStore {
                         \(d.sendsAt?.seconds), \(d.detail))
                 """)
         }
-        tx.decisions += decisions
+        if !decisions.isEmpty { tx.decisions.append((chat.id, decisions)) }
         return state
     }
 }

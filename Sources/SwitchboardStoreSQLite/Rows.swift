@@ -173,7 +173,11 @@ extension SQLiteStore {
                 arguments: [chat.id, d.at.timeIntervalSince1970, d.kind.rawValue, d.reason.rawValue, d.run, d.step,
                             d.due?.timeIntervalSince1970, d.sendsAt?.timeIntervalSince1970, d.detail])
         }
-        if !decisions.isEmpty { decisionObserver?(decisions) }
+        if !decisions.isEmpty, let decisionObserver {
+            // Told once the write is durable: a rolled-back transaction decided nothing.
+            let chatID = chat.id
+            db.afterNextTransaction { _ in decisionObserver(chatID, decisions) }
+        }
         return state
     }
 }

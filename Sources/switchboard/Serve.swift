@@ -12,7 +12,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(help: "Listen on HOST:PORT instead of server.listen.") var listen: String?
     @Option(name: .customLong("time-scale"), help: "Run simulated time N times faster (overrides time_scale).") var timeScale: Double?
-    @Option(name: .customLong("log-level"), help: "How much to log.") var logLevel: LogLevel = .info
+    @Option(name: .customLong("log-level"), help: "How much to log; message text and names only at debug and trace.") var logLevel: LogLevel = .info
+    @Option(name: .customLong("log-format"), help: "logfmt (for people) or json (one object per line, for log shippers).")
+    var logFormat: LogFormatOption = .logfmt
 
     func run() async throws {
         var config = try options.load()
@@ -27,6 +29,9 @@ struct Serve: AsyncParsableCommand {
             gatewayOptions.host = parts.dropLast().joined(separator: ":")
             gatewayOptions.port = port
         }
+        // Every logger in the process — ours and the libraries' — writes the chosen format.
+        let format = logFormat.format
+        LoggingSystem.bootstrap { label in GatewayLogHandler(label: label, format: format) }
         var logger = Logger(label: "switchboard")
         logger.logLevel = logLevel.level
         gatewayOptions.logger = logger
@@ -46,6 +51,13 @@ struct Serve: AsyncParsableCommand {
         defer { hangup.cancel() }
         try await gateway.application().runService()
     }
+}
+
+/// `--log-format`: one of `LogFormat`'s names; anything else is a usage error.
+enum LogFormatOption: String, CaseIterable, ExpressibleByArgument {
+    case logfmt, json
+
+    var format: LogFormat { self == .json ? .json : .logfmt }
 }
 
 /// `--log-level`: one of swift-log's levels by name; anything else is a usage error, not `info`.

@@ -11,6 +11,8 @@ import Testing
 /// exact output a script would parse, and errors that say what is wrong.
 @Suite struct CLITests {
     static let shippedConfig = CLI.packageRoot.appendingPathComponent("config.yaml").path
+    /// The shipped employee with office hours, for the README's `simulate` example.
+    static let officeHours = CLI.packageRoot.appendingPathComponent("docs/examples/office-hours.yaml").path
 
     /// One employee working 09:00–18:00 Moscow time on weekdays, with the shipped chain.
     static let alexey = """
@@ -29,8 +31,9 @@ import Testing
 
     // MARK: check
 
-    @Test func checkPassesOnTheShippedConfig() async throws {
-        let result = try await CLI.run(["check", "--config", Self.shippedConfig])
+    @Test(arguments: [shippedConfig, officeHours])
+    func checkPassesOnTheShippedConfigAndTheExample(config: String) async throws {
+        let result = try await CLI.run(["check", "--config", config])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains(": OK"), "\(result)")
         #expect(result.stderr.isEmpty, "\(result)")
@@ -74,9 +77,9 @@ import Testing
 
     // MARK: simulate
 
-    /// The README's example: a message on Friday at 17:00 Moscow time.
+    /// The README's example: a message on Friday at 17:00 Moscow time, to an employee with office hours.
     @Test func simulateJSONIsOneArrayOfStepDueAndSendsAtInUTC() async throws {
-        let result = try await CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "2026-11-27T14:00:00Z", "--json"])
+        let result = try await CLI.run(["simulate", "--config", Self.officeHours, "--employee", "alexey", "--last-message", "2026-11-27T14:00:00Z", "--json"])
         #expect(result.status == 0, "\(result)")
         // 18:00Z is 21:00 in Moscow, after hours: step 1 moves to Monday 09:00 (06:00Z); the
         // later steps count from when it is sent.
@@ -89,6 +92,20 @@ import Testing
                 """, "\(result)")
         let steps = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
         #expect(steps.allSatisfy { Set($0.keys) == ["step", "due", "sends_at"] })
+    }
+
+    /// The shipped employee works around the clock: a newcomer's first message is answered, and
+    /// no reminder waits for opening hours — not even on a Friday night.
+    @Test func theShippedEmployeeWorksAroundTheClock() async throws {
+        let result = try await CLI.run(["simulate", "--config", Self.shippedConfig, "--employee", "alexey", "--last-message", "2026-11-27T14:00:00Z", "--json"])
+        #expect(result.status == 0, "\(result)")
+        #expect(
+            result.stdout == """
+                [{"step":1,"due":"2026-11-27T18:00:00Z","sends_at":"2026-11-27T18:00:00Z"},\
+                {"step":2,"due":"2026-11-28T18:00:00Z","sends_at":"2026-11-28T18:00:00Z"},\
+                {"step":3,"due":"2026-11-30T18:00:00Z","sends_at":"2026-11-30T18:00:00Z"}]
+
+                """, "\(result)")
     }
 
     @Test func simulateRefusesAnUnknownEmployeeAndABadInstant() async throws {
@@ -240,6 +257,34 @@ import Testing
         }
         let lost = acknowledged.filter { !stored.contains("Привет \($0)") }
         #expect(lost.isEmpty, "acknowledged, then lost: \(lost.sorted().prefix(10))")
+    }
+
+    /// `--log-format json`: every line the gateway writes is one JSON object, the libraries' too.
+    @Test func serveWithJSONLogsWritesOneObjectPerLine() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0", "--log-format", "json"])
+        var stopped = false
+        defer { if !stopped { gateway.send(SIGKILL) } }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("gateway listening") }
+        let output = gateway.output  // `wait()` removes the files
+        gateway.send(SIGTERM)
+        #expect(await gateway.wait() == 0)
+        stopped = true
+        let lines = output.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count >= 3, "\(output)")
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] is String && object?["message"] is String && object?["metadata"] is [String: Any], "\(line)")
+        }
+        #expect(lines.contains { $0.contains(#""message":"gateway listening""#) && $0.contains(#""server.port":""#) })
+    }
+
+    @Test func anUnknownLogFormatIsAUsageError() async throws {
+        let result = try await CLI.run(["serve", "--config", Self.shippedConfig, "--log-format", "xml"])
+        #expect(result.status == 64, "a usage error (EX_USAGE), before anything starts: \(result)")
+        #expect(result.stderr.contains("xml") && result.stderr.contains("json") && result.stderr.contains("logfmt"), "\(result)")
     }
 
     @Test func anUnknownLogLevelIsAUsageError() async throws {

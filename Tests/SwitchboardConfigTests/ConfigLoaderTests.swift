@@ -62,7 +62,9 @@ private let minimal = """
         #expect(alexey.followUp.steps.map(\.delay) == [.seconds(4 * 3600), .seconds(24 * 3600), .seconds(48 * 3600)])
         #expect(alexey.followUp.steps[1].oncePerChat)
         #expect(alexey.workingHours.timeZone.identifier == "Europe/Moscow")
-        #expect(alexey.outsideHours == .autoReply("We are closed now and will answer in the morning."))
+        // Around the clock, so the demo's first message gets an answer: every hour of a week works.
+        let monday = Date(timeIntervalSince1970: 1_795_000_000)
+        #expect((0..<(7 * 24 * 4)).allSatisfy { alexey.workingHours.isWorking(at: monday.addingTimeInterval(Double($0) * 900)) })
         #expect(config.storage.sqlitePath == root.path + "/data/switchboard.sqlite")
         #expect(config.composer.baseURL == nil, "empty base_url means the offline composer")
     }

@@ -29,7 +29,7 @@ import Testing
 
     @Test func onceTheDaysReplyBudgetIsSpentClientsGetTheBudgetReplyWithAVisibleReasonUntilTheDayEnds() async throws {
         let observed = ObservedDecisions()
-        let h = Harness(store: try SQLiteStore(decisionObserver: { observed.record($0) }))
+        let h = Harness(store: try SQLiteStore(decisionObserver: { observed.record($1) }))
         // Each composition of the recording composer costs 120 tokens: two fit under 200.
         let scheduler = scheduler(h, budget: 200)
         let conversation = h.conversation(scheduler)

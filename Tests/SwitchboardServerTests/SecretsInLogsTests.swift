@@ -12,11 +12,21 @@ import Testing
 
 /// Every log line, kept in memory: the label, level, message and all metadata as text.
 final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
+    /// One captured entry; `line` has everything in it as text.
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+        var line: String
+    }
 
-    var all: [String] { lines.withLock { $0 } }
+    private let entries = Mutex<[Entry]>([])
 
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { entries.withLock { $0.map(\.line) } }
+
+    var captured: [Entry] { entries.withLock { $0 } }
+
+    func append(_ entry: Entry) { entries.withLock { $0.append(entry) } }
 
     /// A logger at `level` whose every line (and its metadata) lands here.
     func logger(level: Logger.Level = .trace) -> Logger {
@@ -40,7 +50,8 @@ struct CapturingLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        capture.append("\(label) \(event.level) \(event.message) \(fields) @\(event.source)")
+        capture.append(.init(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" },
+                             line: "\(label) \(event.level) \(event.message) \(fields) @\(event.source)"))
     }
 }
 

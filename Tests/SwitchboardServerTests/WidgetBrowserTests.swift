@@ -64,6 +64,61 @@ struct WidgetBrowserTests {
         await h.shutdown()
     }
 
+    /// A first visit on a 375×740 phone: the header's "Book a room" stays on one line inside the
+    /// screen, and the teaser (like the launcher) covers neither it nor the booking form with its
+    /// "Check availability" — the widget keeps to the corner strip beside its launcher.
+    @Test func onAPhoneTheTeaserCoversNoneOfThePagesButtons() async throws {
+        let h = try await WidgetGatewayHarness(composer: ConciergeComposer())
+        let driver = try await ChromeDriver.start()
+        do {
+            let phone = try await driver.session(width: 375, height: 740, mobile: true)
+            try await phone.navigate(to: h.baseURL + "/widget/web/demo")
+            _ = try await phone.waitForElement("[data-testid=widget-teaser]:not([hidden])")
+            try await phone.wait("the teaser's fade-in to finish") {
+                try await phone.execute("return document.querySelector('[data-testid=widget-teaser]').getAnimations().length").int == 0
+            }
+            let layout = try await phone.execute(Self.measure).string ?? ""
+            let boxes = try #require(try JSONSerialization.jsonObject(with: Data(layout.utf8)) as? [String: Any], "\(layout)")
+            func rect(_ name: String) throws -> (left: Double, top: Double, right: Double, bottom: Double) {
+                let r = try #require(boxes[name] as? [String: Double], "\(name) in \(layout)")
+                return (r["left"] ?? 0, r["top"] ?? 0, r["right"] ?? 0, r["bottom"] ?? 0)
+            }
+            func overlap(_ a: String, _ b: String) throws -> Bool {
+                let (x, y) = (try rect(a), try rect(b))
+                return x.left < y.right && y.left < x.right && x.top < y.bottom && y.top < x.bottom
+            }
+            #expect(boxes["width"] as? Double == 375, "\(layout)")
+            #expect(boxes["bookLines"] as? Double == 1, "\"Book a room\" on one line: \(layout)")
+            #expect(try rect("book").right <= 375 && rect("book").left >= 0, "inside the screen: \(layout)")
+            for target in ["book", "form", "check"] {
+                #expect(try !overlap("teaser", target), "the teaser covers \(target): \(layout)")
+                #expect(try !overlap("launcher", target), "the launcher covers \(target): \(layout)")
+            }
+            try await phone.saveScreenshot(to: Screenshots.url("widget-demo-phone.png"))
+        } catch {
+            await driver.stop()
+            await h.shutdown()
+            throw error
+        }
+        await driver.stop()
+        await h.shutdown()
+    }
+
+    /// The boxes the phone test compares, and how many lines "Book a room" takes (one rect per
+    /// line box of its text).
+    static let measure = """
+        function box(selector) {
+          var r = document.querySelector(selector).getBoundingClientRect();
+          return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        }
+        var text = document.createRange();
+        text.selectNodeContents(document.querySelector('nav a.book'));
+        return JSON.stringify({
+          width: window.innerWidth, bookLines: text.getClientRects().length, book: box('nav a.book'),
+          form: box('form.booking'), check: box('.booking button'), teaser: box('[data-testid=widget-teaser]'), launcher: box('[data-testid=widget-open]')
+        });
+        """
+
     private func story(_ h: WidgetGatewayHarness, _ driver: ChromeDriver) async throws {
         let demo = h.baseURL + "/widget/web/demo"
         let browser = try await driver.session(width: 1280, height: 860)

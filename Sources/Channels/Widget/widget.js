@@ -108,7 +108,12 @@
     '.sbw-link{color:#475569;text-decoration:underline;text-underline-offset:2px;font-size:12px;}' +
     '@media (max-width:480px){.sbw-root{bottom:14px;' + (C.position === 'left' ? 'left' : 'right') + ':14px;}' +
     '.sbw-panel{position:fixed;inset:0;width:100%;height:100%;height:100dvh;max-height:none;border-radius:0;}' +
-    '.sbw-open .sbw-launcher,.sbw-open .sbw-teaser{display:none;}.sbw-input{font-size:16px;}}' +
+    '.sbw-open .sbw-launcher,.sbw-open .sbw-teaser{display:none;}.sbw-input{font-size:16px;}' +
+    // On a phone the teaser sits beside the launcher, in the corner strip the launcher already
+    // takes, rather than above it over the host page's own buttons.
+    '.sbw-teaser{bottom:0;' + (C.position === 'left' ? 'left' : 'right') + ':72px;width:min(260px,calc(100vw - 100px));min-height:60px;padding:9px 32px 9px 12px;font-size:13px;line-height:1.35;}' +
+    '.sbw-teaser b,.sbw-teaser span{display:block;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;}.sbw-teaser span{display:-webkit-box;white-space:normal;-webkit-line-clamp:2;-webkit-box-orient:vertical;}' +
+    '.sbw-teaser button{top:6px;right:6px;}}' +
     '@media (prefers-reduced-motion:reduce){.sbw-root *{animation:none!important;transition:none!important;}}';
 
   // ---- the markup ----

@@ -7,8 +7,9 @@ public typealias FollowUpTransition = @Sendable (_ state: inout FollowUpState, _
 /// Changes a chat as a client's message is stored, and may queue the answer it calls for at once.
 public typealias InboundChatChange = @Sendable (inout Chat) -> NewOutboxEntry?
 
-/// Told about follow-up decisions as a store writes them — for metrics, never for logic.
-public typealias DecisionObserver = @Sendable ([FollowUpDecision]) -> Void
+/// Told about one chat's follow-up decisions once the store has written them — for metrics and
+/// the event log, never for logic.
+public typealias DecisionObserver = @Sendable (_ chatID: String, _ decisions: [FollowUpDecision]) -> Void
 
 /// Thrown by a `FollowUpTransition` when the state no longer allows the write (for example,
 /// the client replied while the reminder was being composed).
