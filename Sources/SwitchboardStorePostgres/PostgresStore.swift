@@ -44,10 +44,18 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         public var tls: TLSMode
         /// Connections this process keeps at most. Default 20.
         public var maximumConnections: Int
+        /// The longest any statement may run — the server cancels it then — and the longest a
+        /// store call waits for the database as a whole (a connection included, so a webhook
+        /// arriving while the database is down is refused after this, not held). `nil`: no limit.
+        /// Schema migrations and `importAll` are not limited. Default 10 s.
+        public var statementTimeout: Duration?
+        /// Whether `run()` brings the schema up to date at once; otherwise the first call does.
+        /// `switchboard migrate` reads the version before it migrates.
+        public var migratesOnStart = true
 
         public init(
             host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil, tls: TLSMode = .prefer,
-            maximumConnections: Int = 20
+            maximumConnections: Int = 20, statementTimeout: Duration? = .seconds(10)
         ) {
             self.host = host
             self.port = port
@@ -56,6 +64,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             self.database = database
             self.tls = tls
             self.maximumConnections = maximumConnections
+            self.statementTimeout = statementTimeout
         }
 
         /// The address without the password, for logs and errors.
@@ -81,10 +90,19 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             database: configuration.database, tls: Self.tls(configuration.tls))
         config.options.maximumConnections = configuration.maximumConnections
         config.options.connectTimeout = .seconds(5)
+        if let timeout = configuration.statementTimeout {
+            // Sent with the connection's startup message: every statement of every connection
+            // is limited without a `SET` round trip per transaction.
+            config.options.additionalStartupParameters = [("statement_timeout", "\(Self.milliseconds(timeout))")]
+        }
         client = PostgresClient(configuration: config, backgroundLogger: logger)
     }
 
     public var description: String { "PostgresStore(\(configuration))" }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
 
     private static func tls(_ mode: Configuration.TLSMode) -> PostgresClient.Configuration.TLS {
         var unchecked = TLSConfiguration.makeClientConfiguration()
@@ -107,6 +125,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         // use, and `/readyz` reports the store meanwhile. Not a child task: a migration waiting
         // for an unreachable server must not hold up shutdown — it fails when the pool stops.
         let warmUp = Task {
+            guard self.configuration.migratesOnStart else { return }
             do { try await self.ready() } catch { self.logger.error("postgres: schema not ready: \(error)") }
         }
         await client.run()
@@ -139,6 +158,8 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: self.logger)
             do {
+                // Building an index on a large table may take longer than any statement should.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: self.logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Schema.migrationLockKey))", logger: self.logger)
                 try await connection.query(
                     """
@@ -170,7 +191,12 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Follow-up transitions are pure, so running them again is safe; decisions are reported
     /// to the observer only once the transaction has committed.
     @discardableResult
-    func write<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        // The deadline's task group ends before `write` returns: the body never outlives it.
+        try await withoutActuallyEscaping(body) { body in try await withDeadline { try await self.writeNow(body) } }
+    }
+
+    private func writeNow<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
         try await ready()
         var attempt = 0
         while true {
@@ -200,12 +226,39 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     }
 
     /// Reads, each statement on its own (no BEGIN/COMMIT round trips).
-    func read<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
-        try await ready()
-        do {
-            return try await client.withConnection { connection in try await body(Transaction(connection: connection)) }
-        } catch let error as PSQLError {
-            throw PostgresStoreError(Self.describe(error))
+    func read<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await withoutActuallyEscaping(body) { body in
+            try await withDeadline {
+                try await self.ready()
+                do {
+                    return try await self.client.withConnection { connection in try await body(Transaction(connection: connection)) }
+                } catch let error as PSQLError {
+                    throw PostgresStoreError(Self.describe(error))
+                }
+            }
+        }
+    }
+
+    /// Runs `operation`, giving up after `statementTimeout`: a caller (a webhook waiting to be
+    /// acknowledged) is answered with an error while the database is down or every connection
+    /// is busy, rather than held until the pool gives up on reconnecting (a minute). Giving up
+    /// cancels the operation — waiting for a connection ends at once, a statement under way at
+    /// the latest when the server's own statement_timeout ends it.
+    private func withDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let timeout = configuration.statementTimeout else { return try await operation() }
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
+            group.addTask { .done(try await operation()) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .expired
+            }
+            defer { group.cancelAll() }
+            if case .done(let value)? = try await group.next() { return value }
+            // Cancelled, the operation ends at once unless a statement is under way; one that
+            // still commits is reported as done — a webhook is refused only when not stored.
+            group.cancelAll()
+            if case .done(let value)? = try? await group.next() { return value }
+            throw PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")
         }
     }
 
@@ -225,6 +278,12 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         }
         return "\(error)"
     }
+}
+
+/// Which of an operation and its deadline finished first.
+private enum DeadlineOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case expired
 }
 
 /// A transaction in progress: its connection and the follow-up decisions it wrote. Confined to
