@@ -193,16 +193,17 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     @discardableResult
     func write<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
         // The deadline's task group ends before `write` returns: the body never outlives it.
-        try await withoutActuallyEscaping(body) { body in try await withDeadline { try await self.writeNow(body) } }
+        try await withoutActuallyEscaping(body) { body in try await withDeadline { gate in try await self.writeNow(body, gate: gate) } }
     }
 
-    private func writeNow<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
+    private func writeNow<T: Sendable>(_ body: (Transaction) async throws -> T, gate: DeadlineGate) async throws -> T {
         try await ready()
         var attempt = 0
         while true {
             attempt += 1
             do {
                 let (value, decisions) = try await client.withConnection { connection in
+                    guard gate.enter() else { throw CancellationError() }
                     let transaction = Transaction(connection: connection)
                     try await connection.query("BEGIN", logger: self.logger)
                     do {
@@ -228,10 +229,13 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Reads, each statement on its own (no BEGIN/COMMIT round trips).
     func read<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
         try await withoutActuallyEscaping(body) { body in
-            try await withDeadline {
+            try await withDeadline { gate in
                 try await self.ready()
                 do {
-                    return try await self.client.withConnection { connection in try await body(Transaction(connection: connection)) }
+                    return try await self.client.withConnection { connection in
+                        guard gate.enter() else { throw CancellationError() }
+                        return try await body(Transaction(connection: connection))
+                    }
                 } catch let error as PSQLError {
                     throw PostgresStoreError(Self.describe(error))
                 }
@@ -239,26 +243,33 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         }
     }
 
-    /// Runs `operation`, giving up after `statementTimeout`: a caller (a webhook waiting to be
-    /// acknowledged) is answered with an error while the database is down or every connection
-    /// is busy, rather than held until the pool gives up on reconnecting (a minute). Giving up
-    /// cancels the operation — waiting for a connection ends at once, a statement under way at
-    /// the latest when the server's own statement_timeout ends it.
-    private func withDeadline<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        guard let timeout = configuration.statementTimeout else { return try await operation() }
+    /// Runs `operation`, giving up after `statementTimeout` while it waits for a connection: a
+    /// caller (a webhook waiting to be acknowledged) is answered with an error while the
+    /// database is down or every connection is busy, rather than held until the pool gives up
+    /// reconnecting (a minute). An operation that has its connection is never cut off mid-way
+    /// — its statements are bounded by the server's own statement_timeout — and its outcome is
+    /// the answer: a webhook is refused only when it was not stored.
+    private func withDeadline<T: Sendable>(_ operation: @escaping @Sendable (DeadlineGate) async throws -> T) async throws -> T {
+        let gate = DeadlineGate()
+        guard let timeout = configuration.statementTimeout else { return try await operation(gate) }
         return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
-            group.addTask { .done(try await operation()) }
+            group.addTask { .done(try await operation(gate)) }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return .expired
             }
             defer { group.cancelAll() }
             if case .done(let value)? = try await group.next() { return value }
-            // Cancelled, the operation ends at once unless a statement is under way; one that
-            // still commits is reported as done — a webhook is refused only when not stored.
-            group.cancelAll()
-            if case .done(let value)? = try? await group.next() { return value }
-            throw PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")
+            if gate.abandon() {
+                // Still waiting for a connection (or the schema): cancelling ends that at once.
+                group.cancelAll()
+                _ = try? await group.next()
+                throw PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")
+            }
+            while let outcome = try await group.next() {
+                if case .done(let value) = outcome { return value }
+            }
+            throw CancellationError()
         }
     }
 
@@ -277,6 +288,31 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
         }
         return "\(error)"
+    }
+}
+
+/// Whether an operation under a deadline has begun work on its connection: once it has, the
+/// deadline no longer cancels it; once the deadline gave up, it never begins.
+final class DeadlineGate: Sendable {
+    private enum State { case waiting, running, abandoned }
+    private let state = Mutex(State.waiting)
+
+    /// With a connection in hand: `false` when the caller has given up, and the work must not start.
+    func enter() -> Bool {
+        state.withLock { state in
+            if state == .abandoned { return false }
+            state = .running
+            return true
+        }
+    }
+
+    /// At the deadline: `true` when the work had not begun (it now never will).
+    func abandon() -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = .abandoned
+            return true
+        }
     }
 }
 

@@ -19,7 +19,8 @@ struct Backup: AsyncParsableCommand {
         do {
             try SQLiteStore.backup(path: config.storage.sqlitePath, to: to)
         } catch let error as StoreExportError {
-            throw ValidationError(error.description)
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode.failure
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: to)[.size]) as? Int) ?? 0
         print("backed up \(config.storage.sqlitePath) to \(to): \(size) bytes in \(String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))) s")

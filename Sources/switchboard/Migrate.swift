@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SwitchboardConfig
 import SwitchboardServer
 import SwitchboardStorePostgres
@@ -89,7 +90,11 @@ struct Migrate: AsyncParsableCommand {
     private func withPostgres(_ url: PostgresURL, _ storage: GatewayConfig.Storage, _ body: (PostgresStore) async throws -> Void) async throws {
         var configuration = Gateway.postgresConfiguration(url, storage)
         configuration.migratesOnStart = false
-        let store = PostgresStore(configuration: configuration)
+        // The command prints what it did; the pool's own chatter (a lease asked for a moment
+        // before the pool's task runs) is noise here.
+        var logger = Logger(label: "switchboard.migrate")
+        logger.logLevel = .error
+        let store = PostgresStore(configuration: configuration, logger: logger)
         let pool = Task { await store.run() }
         defer { pool.cancel() }
         do {
