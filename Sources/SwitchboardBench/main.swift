@@ -442,10 +442,12 @@ func benchDrain(reminders: Int, postgres: String?, schedulers: Int) async throws
     let elapsed = Date().timeIntervalSince(started)
     services.forEach { $0.cancel() }
     for service in services { _ = await service.result }
-    let lags = sender.times.prefix(10_000).map { $0.timeIntervalSince(due) }.sorted()
+    // Due since arming began; the scheduler starts only now, so lag counts from now (arming a
+    // slow store would otherwise count as lag).
+    let lags = sender.times.prefix(10_000).map { $0.timeIntervalSince(max(due, started)) }.sorted()
     func pct(_ p: Double) -> Double { lags.isEmpty ? .nan : lags[min(lags.count - 1, Int(Double(lags.count) * p))] }
     print("- \(sender.count) of \(reminders) sent in \(String(format: "%.1f", elapsed)) s: \(String(format: "%.0f", Double(sender.count) / elapsed)) reminders/s (goal ≥ \(postgres == nil ? "20,000" : "10,000")/s)")
-    print("- fire lag of the first 10,000 after their due time: p50 \(String(format: "%.2f", pct(0.5))) s, p99 \(String(format: "%.2f", pct(0.99))) s (goal p99 ≤ 1 s)")
+    print("- fire lag of the first 10,000 after the scheduler started (all due by then): p50 \(String(format: "%.2f", pct(0.5))) s, p99 \(String(format: "%.2f", pct(0.99))) s (goal p99 ≤ 1 s)")
     print("- chats sent to more than once: \(sender.count - sender.distinctChats) (must be 0)")
 }
 

@@ -69,7 +69,7 @@ public struct GatewayConfig: Sendable {
         /// `max_connections` must cover every process's pool. Default 20.
         public var poolSize = 20
         /// `statement_timeout` (PostgreSQL only): the longest a statement may run, and the
-        /// longest a store call waits for the database — a webhook arriving while the database
+        /// longest a store call waits for a connection — a webhook arriving while the database
         /// is down is answered `503` after this. Default 10 s.
         public var statementTimeout: Duration = .seconds(10)
 

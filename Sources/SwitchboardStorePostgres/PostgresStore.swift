@@ -45,9 +45,9 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         /// Connections this process keeps at most. Default 20.
         public var maximumConnections: Int
         /// The longest any statement may run — the server cancels it then — and the longest a
-        /// store call waits for the database as a whole (a connection included, so a webhook
-        /// arriving while the database is down is refused after this, not held). `nil`: no limit.
-        /// Schema migrations and `importAll` are not limited. Default 10 s.
+        /// store call waits for a connection (so a webhook arriving while the database is down
+        /// is refused after this, not held). `nil`: no limit. Schema migrations and `importAll`
+        /// are not limited. Default 10 s.
         public var statementTimeout: Duration?
         /// Whether `run()` brings the schema up to date at once; otherwise the first call does.
         /// `switchboard migrate` reads the version before it migrates.
