@@ -172,8 +172,8 @@ let package = Package(
             name: "switchboard-bench",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardChannels", "SwitchboardFakes",
-                "SwitchboardTesting", "SwitchboardScheduler",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardServer", "SwitchboardChannels",
+                "SwitchboardFakes", "SwitchboardTesting", "SwitchboardScheduler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -264,7 +264,7 @@ let package = Package(
         // into a temporary directory), or the one SWITCHBOARD_TEST_POSTGRES_URL names.
         .testTarget(
             name: "SwitchboardStorePostgresTests",
-            dependencies: ["SwitchboardStorePostgres", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SwitchboardStorePostgres", "SwitchboardStoreSQLite", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "SwitchboardSchedulerTests",

@@ -4,8 +4,16 @@
 local threads = {}
 local next_thread = 0
 
+-- PORTS="8081,8082,8083" spreads the threads over several gateways on 127.0.0.1, thread i to
+-- port i mod n, as a load balancer without sticky sessions would (bench/ingest_pg.py).
+local ports = {}
+for port in string.gmatch(os.getenv("PORTS") or "", "%d+") do table.insert(ports, port) end
+
 function setup(thread)
   thread:set("tid", next_thread)
+  if #ports > 0 then
+    thread.addr = wrk.lookup("127.0.0.1", ports[(next_thread % #ports) + 1])[1]
+  end
   next_thread = next_thread + 1
   table.insert(threads, thread)
 end

@@ -146,6 +146,19 @@ public struct ConfigLoader: Sendable {
                 if let node = storage.value("durability") { storage.report("'durability' must be full or normal, not '\(other)'", at: node) }
             }
             if let batched = storage.bool("group_commit") { config.storage.groupCommit = batched }
+            if let size = storage.int("pool_size", range: 1...1000) { config.storage.poolSize = size }
+            if let node = storage.value("statement_timeout") {
+                if let timeout = DurationText.parse(node), timeout >= .seconds(1), timeout <= .seconds(3600) {
+                    config.storage.statementTimeout = timeout
+                } else {
+                    storage.report("'statement_timeout' must be a duration from 1s to 1h, such as 5s or 30s", at: node)
+                }
+            }
+            if storage.value("postgres") == nil {
+                for key in ["pool_size", "statement_timeout"] {
+                    if let node = storage.value(key) { storage.report("'\(key)' applies to storage.postgres only: SQLite has no pool or server", at: node) }
+                }
+            }
             storage.finish()
         }
         if let admin = top.mapping("admin") {

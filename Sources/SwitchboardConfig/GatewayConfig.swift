@@ -65,6 +65,15 @@ public struct GatewayConfig: Sendable {
         /// disk sync per batch). `false` gives each its own transaction — only for comparing
         /// (bench/ingest.sh, the drain benchmark). Default `true`.
         public var groupCommit = true
+        /// `pool_size` (PostgreSQL only): connections each process keeps at most. The server's
+        /// `max_connections` must cover every process's pool. Default 20.
+        public var poolSize = 20
+        /// `statement_timeout` (PostgreSQL only): the longest a statement may run, and the
+        /// longest a store call waits for a connection — a webhook arriving while the database
+        /// is down is answered `503` after this. Default 10 s.
+        public var statementTimeout: Duration = .seconds(10)
+
+        public init(sqlitePath: String) { self.sqlitePath = sqlitePath }
     }
 
     /// `admin:` — access to the admin API and the Follow-ups page.
@@ -166,7 +175,8 @@ extension GatewayConfig.Server: RedactedDescription {
 
 extension GatewayConfig.Storage: RedactedDescription {
     public var redactedFields: KeyValuePairs<String, Any> {
-        ["sqlitePath": sqlitePath, "postgres": postgres as Any, "durableCommits": durableCommits, "groupCommit": groupCommit]
+        ["sqlitePath": sqlitePath, "postgres": postgres as Any, "durableCommits": durableCommits, "groupCommit": groupCommit,
+         "poolSize": poolSize, "statementTimeout": statementTimeout]
     }
 }
 

@@ -231,12 +231,20 @@ public final class Scheduler: Service, Sendable {
     /// Returns at a nudge, when this kind of work is next due, or after `idleCheck`.
     private func waitForWork(_ work: Work, wake: WakeSignal) async {
         let latest = clock.now(plusReal: configuration.idleCheck)
-        let times = try? await store.nextWakeTimes()
+        let times: WakeTimes
+        do {
+            times = try await store.nextWakeTimes()
+        } catch {
+            // The store is unreachable (a database restarting): look again shortly, so work
+            // that fell due or was stored meanwhile is not left until `idleCheck`.
+            try? await Task.sleep(for: .seconds(1))
+            return
+        }
         let due: Date?
         switch work {
-        case .deliveries: due = times?.outbox
-        case .replies: due = times?.replies
-        case .reminders: due = times?.reminders
+        case .deliveries: due = times.outbox
+        case .replies: due = times.replies
+        case .reminders: due = times.reminders
         }
         let next = min(due ?? latest, latest)
         if next <= clock.now() {

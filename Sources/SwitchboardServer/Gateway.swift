@@ -112,7 +112,7 @@ public final class Gateway: Sendable {
         if let url = config.storage.postgres {
             // Nothing is connected yet: the pool starts as the first service of `application()`,
             // and the schema is migrated then (or on first use), so `init` stays synchronous.
-            let postgres = PostgresStore(configuration: Self.postgresConfiguration(url), logger: options.logger, decisionObserver: observeDecisions)
+            let postgres = PostgresStore(configuration: Self.postgresConfiguration(url, config.storage), logger: options.logger, decisionObserver: observeDecisions)
             store = postgres
             storeService = postgres
         } else {
@@ -266,8 +266,9 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// `storage.postgres` as the PostgreSQL store takes it.
-    public static func postgresConfiguration(_ url: PostgresURL) -> PostgresStore.Configuration {
+    /// `storage.postgres` as the PostgreSQL store takes it, with the pool size and statement
+    /// timeout of `storage`.
+    public static func postgresConfiguration(_ url: PostgresURL, _ storage: GatewayConfig.Storage) -> PostgresStore.Configuration {
         let tls: PostgresStore.Configuration.TLSMode =
             switch url.sslMode {
             case .disable: .disable
@@ -277,7 +278,8 @@ public final class Gateway: Sendable {
             case .verifyFull: .verifyFull
             }
         return PostgresStore.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password?.value, database: url.database, tls: tls)
+            host: url.host, port: url.port, username: url.user, password: url.password?.value, database: url.database, tls: tls,
+            maximumConnections: storage.poolSize, statementTimeout: storage.statementTimeout)
     }
 
     /// `conversation.daily_token_budget` and `budget_reply` as the scheduler takes them.

@@ -7,10 +7,18 @@ extension PostgresStore {
 
     public func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult] {
         guard !batch.isEmpty else { return [] }
+        // Every process locks the chats of a batch in one order (by conversation), so two
+        // processes' batches touching the same chats wait for each other instead of deadlocking
+        // (which PostgreSQL detects only after deadlock_timeout, a second). A conversation's
+        // messages keep their order.
+        let order = batch.indices.sorted { a, b in
+            let (x, y) = (batch[a].message, batch[b].message)
+            return (x.channelID, x.conversationKey, a) < (y.channelID, y.conversationKey, b)
+        }
         return try await write { tx in
-            var results: [InboundResult] = []
-            for record in batch { results.append(try await Self.recordInbound(tx, record)) }
-            return results
+            var results = [InboundResult?](repeating: nil, count: batch.count)
+            for index in order { results[index] = try await Self.recordInbound(tx, batch[index]) }
+            return results.map { $0! }
         }
     }
 

@@ -44,10 +44,18 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         public var tls: TLSMode
         /// Connections this process keeps at most. Default 20.
         public var maximumConnections: Int
+        /// The longest any statement may run — the server cancels it then — and the longest a
+        /// store call waits for a connection (so a webhook arriving while the database is down
+        /// is refused after this, not held). `nil`: no limit. Schema migrations and `importAll`
+        /// are not limited. Default 10 s.
+        public var statementTimeout: Duration?
+        /// Whether `run()` brings the schema up to date at once; otherwise the first call does.
+        /// `switchboard migrate` reads the version before it migrates.
+        public var migratesOnStart = true
 
         public init(
             host: String, port: Int = 5432, username: String, password: String? = nil, database: String? = nil, tls: TLSMode = .prefer,
-            maximumConnections: Int = 20
+            maximumConnections: Int = 20, statementTimeout: Duration? = .seconds(10)
         ) {
             self.host = host
             self.port = port
@@ -56,6 +64,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             self.database = database
             self.tls = tls
             self.maximumConnections = maximumConnections
+            self.statementTimeout = statementTimeout
         }
 
         /// The address without the password, for logs and errors.
@@ -81,10 +90,19 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
             database: configuration.database, tls: Self.tls(configuration.tls))
         config.options.maximumConnections = configuration.maximumConnections
         config.options.connectTimeout = .seconds(5)
+        if let timeout = configuration.statementTimeout {
+            // Sent with the connection's startup message: every statement of every connection
+            // is limited without a `SET` round trip per transaction.
+            config.options.additionalStartupParameters = [("statement_timeout", "\(Self.milliseconds(timeout))")]
+        }
         client = PostgresClient(configuration: config, backgroundLogger: logger)
     }
 
     public var description: String { "PostgresStore(\(configuration))" }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
 
     private static func tls(_ mode: Configuration.TLSMode) -> PostgresClient.Configuration.TLS {
         var unchecked = TLSConfiguration.makeClientConfiguration()
@@ -107,6 +125,7 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         // use, and `/readyz` reports the store meanwhile. Not a child task: a migration waiting
         // for an unreachable server must not hold up shutdown — it fails when the pool stops.
         let warmUp = Task {
+            guard self.configuration.migratesOnStart else { return }
             do { try await self.ready() } catch { self.logger.error("postgres: schema not ready: \(error)") }
         }
         await client.run()
@@ -139,6 +158,8 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: self.logger)
             do {
+                // Building an index on a large table may take longer than any statement should.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: self.logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Schema.migrationLockKey))", logger: self.logger)
                 try await connection.query(
                     """
@@ -170,13 +191,19 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Follow-up transitions are pure, so running them again is safe; decisions are reported
     /// to the observer only once the transaction has committed.
     @discardableResult
-    func write<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        // The deadline's task group ends before `write` returns: the body never outlives it.
+        try await withoutActuallyEscaping(body) { body in try await withDeadline { gate in try await self.writeNow(body, gate: gate) } }
+    }
+
+    private func writeNow<T: Sendable>(_ body: (Transaction) async throws -> T, gate: DeadlineGate) async throws -> T {
         try await ready()
         var attempt = 0
         while true {
             attempt += 1
             do {
                 let (value, decisions) = try await client.withConnection { connection in
+                    guard gate.enter() else { throw CancellationError() }
                     let transaction = Transaction(connection: connection)
                     try await connection.query("BEGIN", logger: self.logger)
                     do {
@@ -200,12 +227,49 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     }
 
     /// Reads, each statement on its own (no BEGIN/COMMIT round trips).
-    func read<T: Sendable>(_ body: (Transaction) async throws -> T) async throws -> T {
-        try await ready()
-        do {
-            return try await client.withConnection { connection in try await body(Transaction(connection: connection)) }
-        } catch let error as PSQLError {
-            throw PostgresStoreError(Self.describe(error))
+    func read<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await withoutActuallyEscaping(body) { body in
+            try await withDeadline { gate in
+                try await self.ready()
+                do {
+                    return try await self.client.withConnection { connection in
+                        guard gate.enter() else { throw CancellationError() }
+                        return try await body(Transaction(connection: connection))
+                    }
+                } catch let error as PSQLError {
+                    throw PostgresStoreError(Self.describe(error))
+                }
+            }
+        }
+    }
+
+    /// Runs `operation`, giving up after `statementTimeout` while it waits for a connection: a
+    /// caller (a webhook waiting to be acknowledged) is answered with an error while the
+    /// database is down or every connection is busy, rather than held until the pool gives up
+    /// reconnecting (a minute). An operation that has its connection is never cut off mid-way
+    /// — its statements are bounded by the server's own statement_timeout — and its outcome is
+    /// the answer: a webhook is refused only when it was not stored.
+    private func withDeadline<T: Sendable>(_ operation: @escaping @Sendable (DeadlineGate) async throws -> T) async throws -> T {
+        let gate = DeadlineGate()
+        guard let timeout = configuration.statementTimeout else { return try await operation(gate) }
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
+            group.addTask { .done(try await operation(gate)) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .expired
+            }
+            defer { group.cancelAll() }
+            if case .done(let value)? = try await group.next() { return value }
+            if gate.abandon() {
+                // Still waiting for a connection (or the schema): cancelling ends that at once.
+                group.cancelAll()
+                _ = try? await group.next()
+                throw PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")
+            }
+            while let outcome = try await group.next() {
+                if case .done(let value) = outcome { return value }
+            }
+            throw CancellationError()
         }
     }
 
@@ -225,6 +289,37 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
         }
         return "\(error)"
     }
+}
+
+/// Whether an operation under a deadline has begun work on its connection: once it has, the
+/// deadline no longer cancels it; once the deadline gave up, it never begins.
+final class DeadlineGate: Sendable {
+    private enum State { case waiting, running, abandoned }
+    private let state = Mutex(State.waiting)
+
+    /// With a connection in hand: `false` when the caller has given up, and the work must not start.
+    func enter() -> Bool {
+        state.withLock { state in
+            if state == .abandoned { return false }
+            state = .running
+            return true
+        }
+    }
+
+    /// At the deadline: `true` when the work had not begun (it now never will).
+    func abandon() -> Bool {
+        state.withLock { state in
+            guard state == .waiting else { return false }
+            state = .abandoned
+            return true
+        }
+    }
+}
+
+/// Which of an operation and its deadline finished first.
+private enum DeadlineOutcome<T: Sendable>: Sendable {
+    case done(T)
+    case expired
 }
 
 /// A transaction in progress: its connection and the follow-up decisions it wrote. Confined to

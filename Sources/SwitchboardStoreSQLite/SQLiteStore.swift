@@ -5,7 +5,7 @@ public import SwitchboardCore
 /// The `Store` on an embedded SQLite file (GRDB, WAL journal): one writer, concurrent readers,
 /// durable on commit. Several processes may share the file; leases make each reminder fire once.
 public final class SQLiteStore: Store {
-    private let db: any DatabaseWriter
+    let db: any DatabaseWriter
     /// Every write goes through here: concurrent transactions share a commit.
     private let writes: GroupCommit
     /// Sees every follow-up decision as it is written (metrics); called inside the transaction.

@@ -56,7 +56,7 @@ public struct PostgresTestServer: Sendable {
         let psql = binDirectory().map { $0 + "/psql" } ?? "psql"
         return PostgresTestServer(
             host: host, port: url.port ?? 5432, user: url.user?.removingPercentEncoding ?? "postgres", password: url.password?.removingPercentEncoding,
-            psql: psql)
+            psql: psql, cluster: nil)
     }
 
     /// Debian keeps the server binaries out of PATH, per major version: take the newest.
@@ -72,6 +72,37 @@ public struct PostgresTestServer: Sendable {
         return nil
     }
 
+    /// A cluster this process started, which a test may stop and start again.
+    struct Cluster: Sendable {
+        let bin: String
+        let base: String
+        /// `runuser -u nobody --` as root (initdb and postgres refuse root), else nothing.
+        let asUser: [String]
+        var data: String { base + "/data" }
+        var log: String { base + "/postgres.log" }
+    }
+
+    /// Set when this process started the server (not for `SWITCHBOARD_TEST_POSTGRES_URL`).
+    let cluster: Cluster?
+
+    /// A cluster of its own, for a test that stops and restarts its server (`stop()`, `start()`)
+    /// without disturbing the other tests' shared one. Needs the PostgreSQL binaries.
+    public static func dedicated() throws -> PostgresTestServer { try startCluster() }
+
+    /// Stops the server as an administrator restarting it would (`pg_ctl stop -m fast`): open
+    /// connections are told so and closed, new ones are refused until `start()`.
+    public func stop() throws {
+        guard let cluster else { throw TestServerError("only a cluster this process started can be stopped: use PostgresTestServer.dedicated()") }
+        let command = cluster.asUser + ["\(cluster.bin)/pg_ctl", "-D", cluster.data, "-m", "fast", "-w", "stop"]
+        try Self.run(command[0], Array(command.dropFirst()), directory: cluster.base)
+    }
+
+    /// Starts a stopped cluster again on the same port, with the same data.
+    public func start() throws {
+        guard let cluster else { throw TestServerError("only a cluster this process started can be started: use PostgresTestServer.dedicated()") }
+        try Self.launch(cluster, port: port)
+    }
+
     private static func startCluster() throws -> PostgresTestServer {
         guard let bin = binDirectory() else {
             throw TestServerError("PostgreSQL binaries (initdb, pg_ctl, postgres) not found: apt-get install postgresql, or set SWITCHBOARD_TEST_POSTGRES_URL")
@@ -85,49 +116,20 @@ public struct PostgresTestServer: Sendable {
             try run("/bin/chown", ["nobody", base])
             asUser = ["/usr/sbin/runuser", "-u", "nobody", "--"]
         }
-        func runAsOwner(_ tool: String, _ arguments: [String]) throws {
-            let command = asUser + ["\(bin)/\(tool)"] + arguments
-            try run(command[0], Array(command.dropFirst()), directory: base)
-        }
-        let data = base + "/data"
-        try runAsOwner("initdb", ["-D", data, "-U", "switchboard", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        let cluster = Cluster(bin: bin, base: base, asUser: asUser)
+        let initdb = asUser + ["\(bin)/initdb", "-D", cluster.data, "-U", "switchboard", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]
+        try run(initdb[0], Array(initdb.dropFirst()), directory: base)
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = Int.random(in: 20000..<60000)
-            let options = "-p \(port) -k \(base) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
-            // Not waited for: Foundation learns that a child exited when every copy of a socket
-            // it gave the child is closed, and the server that pg_ctl leaves running keeps one.
-            // The server's own pid file says when it is ready — unlike a probe of the port, which
-            // another engineer's server on the same port would answer too.
-            let command = asUser + ["\(bin)/pg_ctl", "-D", data, "-l", base + "/postgres.log", "-o", options, "start"]
-            let start = Process()
-            start.executableURL = URL(fileURLWithPath: command[0])
-            start.arguments = Array(command.dropFirst())
-            start.currentDirectoryURL = URL(fileURLWithPath: base)
-            start.standardOutput = FileHandle.nullDevice
-            start.standardError = FileHandle.nullDevice
-            try start.run()
-            var ready = false
-            for _ in 0..<300 {
-                let pidFile = (try? String(contentsOfFile: data + "/postmaster.pid", encoding: .utf8)) ?? ""
-                let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-                if lines.count > 7, lines[3] == "\(port)", lines[7] == "ready" {
-                    ready = true
-                    break
-                }
-                let log = (try? String(contentsOfFile: base + "/postgres.log", encoding: .utf8)) ?? ""
-                if log.contains("FATAL") { break }
-                usleep(100_000)
-            }
-            guard ready else {
-                let log = (try? String(contentsOfFile: base + "/postgres.log", encoding: .utf8)) ?? ""
-                lastError = TestServerError("not ready on port \(port): \(log.suffix(1500))")
-                _ = try? runAsOwner("pg_ctl", ["-D", data, "-m", "immediate", "stop"])
-                try? FileManager.default.removeItem(atPath: base + "/postgres.log")
+            do {
+                try launch(cluster, port: port)
+            } catch {
+                lastError = error
                 continue
             }
             // Stops the cluster and deletes it once this process is gone, even after a crash.
-            let stop = (asUser + ["\(bin)/pg_ctl", "-D", data, "-m", "immediate", "stop"]).joined(separator: " ")
+            let stop = (asUser + ["\(bin)/pg_ctl", "-D", cluster.data, "-m", "immediate", "stop"]).joined(separator: " ")
             let watcher = Process()
             watcher.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
             watcher.arguments = [
@@ -136,9 +138,43 @@ public struct PostgresTestServer: Sendable {
             watcher.standardOutput = FileHandle.nullDevice
             watcher.standardError = FileHandle.nullDevice
             try watcher.run()
-            return PostgresTestServer(host: "127.0.0.1", port: port, user: "switchboard", password: nil, psql: "\(bin)/psql")
+            return PostgresTestServer(host: "127.0.0.1", port: port, user: "switchboard", password: nil, psql: "\(bin)/psql", cluster: cluster)
         }
         throw TestServerError("the test cluster did not start: \(lastError.map { "\($0)" } ?? "")")
+    }
+
+    /// Starts `cluster` on `port` and returns once its own pid file says it is ready.
+    private static func launch(_ cluster: Cluster, port: Int) throws {
+        let options = "-p \(port) -k \(cluster.base) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400"
+        // Only what this start logs counts: a restarted cluster's log holds the last run's lines.
+        let logStart = ((try? FileManager.default.attributesOfItem(atPath: cluster.log)[.size]) as? Int) ?? 0
+        func log() -> String {
+            guard let data = FileManager.default.contents(atPath: cluster.log), data.count >= logStart else { return "" }
+            return String(decoding: data[logStart...], as: UTF8.self)
+        }
+        // Not waited for: Foundation learns that a child exited when every copy of a socket
+        // it gave the child is closed, and the server that pg_ctl leaves running keeps one.
+        // The server's own pid file says when it is ready — unlike a probe of the port, which
+        // another engineer's server on the same port would answer too.
+        let command = cluster.asUser + ["\(cluster.bin)/pg_ctl", "-D", cluster.data, "-l", cluster.log, "-o", options, "start"]
+        let start = Process()
+        start.executableURL = URL(fileURLWithPath: command[0])
+        start.arguments = Array(command.dropFirst())
+        start.currentDirectoryURL = URL(fileURLWithPath: cluster.base)
+        start.standardOutput = FileHandle.nullDevice
+        start.standardError = FileHandle.nullDevice
+        try start.run()
+        for _ in 0..<300 {
+            let pidFile = (try? String(contentsOfFile: cluster.data + "/postmaster.pid", encoding: .utf8)) ?? ""
+            let lines = pidFile.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if lines.count > 7, lines[3] == "\(port)", lines[7] == "ready" { return }
+            if log().contains("FATAL") { break }
+            usleep(100_000)
+        }
+        let failure = TestServerError("not ready on port \(port): \(log().suffix(1500))")
+        let stop = cluster.asUser + ["\(cluster.bin)/pg_ctl", "-D", cluster.data, "-m", "immediate", "stop"]
+        _ = try? run(stop[0], Array(stop.dropFirst()), directory: cluster.base)
+        throw failure
     }
 
     private static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws {

@@ -17,7 +17,7 @@ struct Followups: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         if let url = config.storage.postgres {
-            let store = PostgresStore(configuration: Gateway.postgresConfiguration(url))
+            let store = PostgresStore(configuration: Gateway.postgresConfiguration(url, config.storage))
             let pool = Task { await store.run() }
             defer { pool.cancel() }
             try await list(store, config)

@@ -10,7 +10,7 @@ struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "Connects AI employees to Telegram, WhatsApp, a website widget and email, with Auto Follow-up.",
-        subcommands: [Serve.self, Check.self, Simulate.self, Followups.self])
+        subcommands: [Serve.self, Check.self, Simulate.self, Followups.self, Migrate.self, Backup.self])
 }
 
 /// `--config`, shared by every command.

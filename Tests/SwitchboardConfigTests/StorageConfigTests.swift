@@ -42,12 +42,24 @@ import Testing
         ("storage: { postgres: \"postgres://h/db\" }", "names no user"),
         ("storage: { postgres: \"postgres://sb:pw@h/db?sslmode=maybe\" }", "'sslmode' must be one of disable, allow, prefer, require, verify-ca, verify-full"),
         ("storage: { postgres: \"postgres://sb:pw@h/db?pool=3\" }", "takes only the sslmode parameter"),
+        ("storage: { postgres: \"postgres://sb:pw@h/db\", pool_size: 0 }", "'pool_size' must be a whole number from 1 to 1000"),
+        ("storage: { postgres: \"postgres://sb:pw@h/db\", statement_timeout: 500 }", "'statement_timeout' must be a duration from 1s to 1h"),
+        ("storage: { postgres: \"postgres://sb:pw@h/db\", statement_timeout: 2h }", "'statement_timeout' must be a duration from 1s to 1h"),
+        ("storage: { sqlite: data/x.sqlite, pool_size: 5 }", "'pool_size' applies to storage.postgres only"),
+        ("storage: { statement_timeout: 5s }", "'statement_timeout' applies to storage.postgres only"),
     ])
     func aBadStorageSaysWhatToWrite(storage: String, expected: String) {
         let problems = Self.problems(storage)
         #expect(problems.count == 1 && problems[0].contains(expected), "\(problems)")
         #expect(problems.allSatisfy { $0.contains("config.yaml:1:") }, "positioned: \(problems)")
         #expect(!problems.joined().contains(":pw@"), "the URL is never quoted: \(problems)")
+    }
+
+    @Test func poolSizeAndStatementTimeoutDefaultAndAreRead() throws {
+        let defaults = try Self.parse("storage: { postgres: \"postgres://sb@h/db\" }").storage
+        #expect(defaults.poolSize == 20 && defaults.statementTimeout == .seconds(10))
+        let tuned = try Self.parse("storage: { postgres: \"postgres://sb@h/db\", pool_size: 8, statement_timeout: 30s }").storage
+        #expect(tuned.poolSize == 8 && tuned.statementTimeout == .seconds(30))
     }
 
     @Test func thePasswordIsNeverPrinted() throws {
