@@ -189,7 +189,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardServer", "SwitchboardChannels", "SwitchboardFakes",
-                "SwitchboardTesting", "SwitchboardScheduler",
+                "SwitchboardTesting", "SwitchboardScheduler", "EmailChannel", "SwitchboardChannelKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -267,6 +267,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 "SwitchboardServer", "SwitchboardChannels", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting", "SwitchboardStoreSQLite",
+                // Only to read the mails the email tests' SMTP server records (its MIME parser).
+                "EmailChannel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

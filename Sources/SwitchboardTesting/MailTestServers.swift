@@ -5,14 +5,15 @@ import Foundation
 /// As root, mail is owned by `nobody`. A watcher stops it when the test process exits, however
 /// it exits. Without Dovecot the tests that need it are skipped — except under CI (`CI=true`),
 /// where they run and fail.
-public final class DovecotTestServer: Sendable {
+public final class DovecotTestServer: @unchecked Sendable {
+    // @unchecked: `process` is set once in `start` and only terminated in `stop`.
     public static let username = "support@example.com"
     public static let password = "imap-test-pass-0123"
 
     public let port: Int
     public let directory: String
     private let configPath: String
-    private let mailOwner: String?
+    private let process: Process
 
     /// Whether the IMAP tests can run here (or must, under CI).
     public static var isAvailable: Bool {
@@ -26,11 +27,11 @@ public final class DovecotTestServer: Sendable {
     /// `imap://127.0.0.1:<port>/INBOX`.
     public var url: String { "imap://127.0.0.1:\(port)/INBOX" }
 
-    private init(port: Int, directory: String, configPath: String, mailOwner: String?) {
+    private init(port: Int, directory: String, configPath: String, process: Process) {
         self.port = port
         self.directory = directory
         self.configPath = configPath
-        self.mailOwner = mailOwner
+        self.process = process
     }
 
     public static func start() throws -> DovecotTestServer {
@@ -85,37 +86,39 @@ public final class DovecotTestServer: Sendable {
                 """
             let configPath = "\(base)/dovecot.conf"
             try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-            do {
-                try PostgresTestServer.runTool(dovecot, ["-c", configPath])
-            } catch {
-                lastError = error
-                continue
-            }
+            // In the foreground (-F), as a child this object owns: a daemonizing Dovecot would keep
+            // the socket Foundation watches its child through, and never look finished.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: dovecot)
+            process.arguments = ["-F", "-c", configPath]
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
             var ready = false
-            for _ in 0..<100 {
+            for _ in 0..<200 {
                 if canConnect(port: port) {
                     ready = true
                     break
                 }
+                if !process.isRunning { break }
                 usleep(50_000)
             }
-            let pidFile = "\(base)/run/master.pid"
-            guard ready, let pid = try? String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            guard ready else {
                 let log = (try? String(contentsOfFile: "\(base)/dovecot.log", encoding: .utf8)) ?? ""
                 lastError = TestServerError("Dovecot did not listen on \(port): \(log.suffix(1500))")
-                if let pid = try? String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
-                    _ = try? PostgresTestServer.runTool("/bin/kill", [pid])
-                }
+                if process.isRunning { process.terminate() }
                 continue
             }
             // Stops this Dovecot and deletes its files once the test process is gone.
+            let pid = process.processIdentifier
             let watcher = Process()
             watcher.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
             watcher.arguments = ["/bin/sh", "-c", "while kill -0 \(getpid()) 2>/dev/null && kill -0 \(pid) 2>/dev/null; do sleep 1; done; kill \(pid) 2>/dev/null; sleep 1; rm -rf '\(base)'"]
             watcher.standardOutput = FileHandle.nullDevice
             watcher.standardError = FileHandle.nullDevice
             try watcher.run()
-            return DovecotTestServer(port: port, directory: base, configPath: configPath, mailOwner: isRoot ? "nobody:nogroup" : nil)
+            return DovecotTestServer(port: port, directory: base, configPath: configPath, process: process)
         }
         throw TestServerError("Dovecot did not start: \(lastError.map { "\($0)" } ?? "")")
     }
@@ -151,9 +154,8 @@ public final class DovecotTestServer: Sendable {
     }
 
     public func stop() {
-        if let pid = try? String(contentsOfFile: "\(directory)/run/master.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
-            _ = try? PostgresTestServer.runTool("/bin/kill", [pid])
-        }
+        // Not waited for: its worker processes may hold what Foundation watches the child by.
+        if process.isRunning { process.terminate() }
     }
 
     static func canConnect(port: Int) -> Bool {

@@ -14,6 +14,12 @@ extension EmailChannel {
             public var url: String
             public var username: String?
             public var password: Secret?
+
+            public init(url: String, username: String? = nil, password: Secret? = nil) {
+                self.url = url
+                self.username = username
+                self.password = password
+            }
         }
 
         /// `imap:` — the mailbox polled for clients' mail.
@@ -26,11 +32,20 @@ extension EmailChannel {
             /// `poll_interval`: how often the mailbox is checked, e.g. `30s`, `2m`, `500ms`
             /// (at least 100 ms). Default 30 s. Real time, even when the gateway's clock is scaled.
             public var pollInterval: Duration
+
+            public init(url: String, username: String?, password: Secret?, pollInterval: Duration = .seconds(30)) {
+                self.url = url
+                self.username = username
+                self.password = password
+                self.pollInterval = pollInterval
+            }
         }
 
         /// `inbound: { mailgun: { signing_key } }` — Mailgun posts parsed mail to `/webhooks/<id>`.
         public struct Mailgun: Sendable, Hashable {
             public var signingKey: Secret
+
+            public init(signingKey: Secret) { self.signingKey = signingKey }
         }
 
         /// `address`: our mailbox; the `From:` of every mail and the domain of our Message-IDs.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Logging
 public import SwitchboardChannelKit
 public import SwitchboardCore
@@ -28,8 +28,14 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
     let smtp: SMTPSubmission
     let imap: MailServer?
     let poller: MailboxPoller?
+    let mailgun: MailgunInbound?
+    /// Real time, for Mailgun's signature timestamps: the gateway's clock may run faster in a
+    /// demo, but Mailgun signs with its wall clock. Tests move it.
+    let realNow: @Sendable () -> Date
 
-    public init(configuration: Configuration, environment: ChannelEnvironment) throws {
+    public init(configuration: Configuration, environment: ChannelEnvironment, realNow: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.realNow = realNow
+        mailgun = configuration.mailgun.map { MailgunInbound(signingKey: Array($0.signingKey.value.utf8)) }
         id = environment.channelID
         self.configuration = configuration
         self.environment = environment
@@ -81,8 +87,42 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
         return try await poller.pollOnce()
     }
 
+    public var maxWebhookBodyBytes: Int? { configuration.maxMessageBytes + (1 << 20) }
+
+    /// A Mailgun route's POST: verified (signature, timestamp, token once), then read like a
+    /// polled mail. 401 for what Mailgun did not sign, 406 for mail it should not retry.
     public func handleWebhook(_ request: WebhookRequest) async -> WebhookResult {
-        .respond(.text(404, "this email channel receives mail over IMAP; a Mailgun route needs inbound: { mailgun: { signing_key } }"))
+        guard let mailgun, request.path.isEmpty else {
+            return .respond(.text(404, "this email channel takes no webhooks; a Mailgun route needs inbound: { mailgun: { signing_key } }"))
+        }
+        guard request.method == "POST" else { return .respond(.text(405, "Mailgun routes POST")) }
+        switch mailgun.read(body: request.body, contentType: request.header("content-type"), now: realNow()) {
+        case .forged(let reason):
+            logger.notice("Rejected a Mailgun request", metadata: ["email.reason": "\(reason)"])
+            return .respond(.text(401, reason))
+        case .rejected(let reason):
+            return .respond(.text(406, reason))
+        case .accepted(let raw, _):
+            let outcome = intake.read(raw, receivedAt: environment.clock.now())
+            if let thread = outcome.thread {
+                do {
+                    try await threads.received(thread.mail, from: thread.key)
+                } catch {
+                    // Not acknowledged: Mailgun retries, and the token is forgotten below.
+                    if let token = MailgunInbound.formFields(body: request.body, contentType: request.header("content-type"))["token"] {
+                        mailgun.tokens.forget(token)
+                    }
+                    return .respond(.text(503, "could not store the mail's thread; retry"))
+                }
+            }
+            return .accept(outcome.messages, statuses: outcome.statuses, response: .ok)
+        }
+    }
+
+    /// The gateway could not store an accepted request: Mailgun's retry (same token) must be taken.
+    public func webhookNotStored(_ request: WebhookRequest) {
+        guard let mailgun, let token = MailgunInbound.formFields(body: request.body, contentType: request.header("content-type"))["token"] else { return }
+        mailgun.tokens.forget(token)
     }
 
     // MARK: - Outbound
@@ -149,5 +189,14 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
         case CurlError.peerFailedVerification: return DeliveryError(.retryable, "the SMTP server's TLS certificate did not verify: \(error)")
         default: return DeliveryError(.retryable, "\(error)")
         }
+    }
+}
+
+extension EmailChannel {
+    /// Parses and screens one raw mail exactly as the poller does, without I/O: the benchmark's
+    /// in-memory ceiling. Returns how many messages it would store.
+    public static func readForBenchmark(_ raw: [UInt8]) -> Int {
+        MailIntake(channelID: "bench", ownDomain: "example.com", ownAddress: "support@example.com").read(raw, receivedAt: Date(timeIntervalSince1970: 0))
+            .messages.count
     }
 }

@@ -52,7 +52,7 @@ struct MailIntake: Sendable {
             "[Attachment: \(attachment.name ?? "unnamed") (\(attachment.contentType), \(Self.size(attachment.size))) — not stored]"
         }
 
-        if let verdict = RobotCheck.check(mail, ownDomain: ownDomain) {
+        if let verdict = RobotCheck.check(mail, ownDomain: ownDomain, ownAddress: ownAddress) {
             // Stored in the sender's chat so the history shows it (an out-of-office note in the
             // client's chat), never answered, and not the client's reply.
             var text = "[Automatic mail, not answered: \(verdict.reason)]"

@@ -10,8 +10,10 @@ enum RobotCheck {
         var description: String { reason }
     }
 
-    /// - Parameter ownDomain: the domain of our Message-IDs; mail carrying one is our own coming back.
-    static func check(_ mail: ParsedMail, ownDomain: String) -> Verdict? {
+    /// - Parameters:
+    ///   - ownDomain: the domain of our Message-IDs; mail carrying one is our own coming back.
+    ///   - ownAddress: our mailbox; mail from it is ours (a copy, or a loop through a forwarder).
+    static func check(_ mail: ParsedMail, ownDomain: String, ownAddress: String? = nil) -> Verdict? {
         let headers = mail.headers
         if let value = headers["Auto-Submitted"], value.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() != "no" {
             return Verdict(reason: "Auto-Submitted: \(value)")
@@ -41,6 +43,9 @@ enum RobotCheck {
         let subject = mail.subject.lowercased()
         if let prefix = autoReplySubjects.first(where: { subject.hasPrefix($0) }) {
             return Verdict(reason: "auto-reply subject (\(prefix))")
+        }
+        if let ownAddress, from.key == ownAddress.lowercased() {
+            return Verdict(reason: "sent from our own address")
         }
         if let id = mail.messageID, domain(ofID: id) == ownDomain.lowercased() {
             return Verdict(reason: "our own Message-ID \(id)")
