@@ -108,6 +108,22 @@ let package = Package(
             exclude: ["README.md", "sample.yaml"],
             resources: [.embedInCode("widget.js"), .embedInCode("demo.html")],
             swiftSettings: strict),
+        // libcurl, for the email channel's IMAP and SMTP (typed wrappers around its variadic calls).
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+        // Email: IMAP polling (or a Mailgun webhook) in, SMTP out, through libcurl on a thread pool of its own;
+        // the MIME parser, reply stripper, robot detection and the composer of threaded replies.
+        .target(
+            name: "EmailChannel",
+            dependencies: [
+                "CCurl", "SwitchboardCore", "SwitchboardChannelKit",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Channels/Email",
+            exclude: ["README.md", "sample.yaml"],
+            swiftSettings: strict),
         // The generic channel: any system that speaks signed JSON over HTTP (docs/http-channel.md).
         .target(
             name: "HTTPChannel",
@@ -145,7 +161,7 @@ let package = Package(
         // The channel registry: the one target that imports channel modules (one line per type).
         .target(
             name: "SwitchboardChannels",
-            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel", "HTTPChannel"],
+            dependencies: ["SwitchboardChannelKit", "TelegramChannel", "WhatsAppChannel", "WidgetChannel", "HTTPChannel", "EmailChannel"],
             swiftSettings: strict),
         // The composition root: HTTP routes (webhooks, admin API, pages, metrics), the channel
         // catalog it is given, and the service order. Used by `switchboard serve` and by the tests.
@@ -173,7 +189,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardServer", "SwitchboardChannels",
-                "SwitchboardFakes", "SwitchboardTesting", "SwitchboardScheduler",
+                "SwitchboardFakes", "SwitchboardTesting", "SwitchboardScheduler", "EmailChannel", "SwitchboardChannelKit",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -197,7 +213,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Test kit: manual clock, fakes, the Store contract suite.
-        .target(name: "SwitchboardTesting", dependencies: ["SwitchboardCore"], swiftSettings: strict),
+        .target(name: "SwitchboardTesting", dependencies: ["SwitchboardCore"], resources: [.embedInCode("smtp_recorder.py")], swiftSettings: strict),
         .testTarget(name: "SwitchboardCoreTests", dependencies: ["SwitchboardCore", "SwitchboardTesting"], swiftSettings: strict),
         .testTarget(
             name: "SwitchboardComposerTests",
@@ -229,6 +245,15 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
+            name: "EmailChannelTests",
+            dependencies: [
+                "EmailChannel", "SwitchboardChannelKit", "SwitchboardCore", "SwitchboardTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict),
+        .testTarget(
             name: "WidgetChannelTests",
             dependencies: [
                 "WidgetChannel", "SwitchboardChannelKit", "SwitchboardStoreSQLite", "SwitchboardTesting",
@@ -242,6 +267,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 "SwitchboardServer", "SwitchboardChannels", "SwitchboardConfig", "SwitchboardFakes", "SwitchboardTesting", "SwitchboardStoreSQLite",
+                // Only to read the mails the email tests' SMTP server records (its MIME parser).
+                "EmailChannel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -1,5 +1,5 @@
 // switchboard-bench: measures what the closing notes report. Run with
-//   swift run -c release switchboard-bench [planner|store|webhooks|whatsapp|all]
+//   swift run -c release switchboard-bench [planner|store|webhooks|whatsapp|email|all]
 // Every figure is a median over repeated rounds, measured side by side in one run.
 import AsyncHTTPClient
 import Foundation
@@ -499,4 +499,5 @@ if what == "drain" {
         schedulers: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1, workers: workers, groupCommit: groupCommit)
 }
 if what == "pacing" { try await benchPacing(reminders: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 3000) }
+if what == "email" { try await benchEmailIngest(mails: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 2000) }
 if what == "whatsapp" || what == "all" { try await benchWhatsAppWebhooks(batches: [1, 50], messagesPerRound: 4000, concurrency: 16) }

@@ -1,4 +1,5 @@
 public import SwitchboardChannelKit
+import EmailChannel
 import HTTPChannel
 import TelegramChannel
 import WhatsAppChannel
@@ -13,6 +14,7 @@ public enum ChannelRegistry {
         whatsAppChannelType,
         widgetChannelType,
         httpChannelType,
+        emailChannelType,
     ])
 
     public static func type(named name: String) -> ChannelType? { catalog.type(named: name) }

@@ -32,7 +32,7 @@ extension PostgresStore {
         var chat = try await lockOrCreateChat(tx, record)
         if message.event == .unreachable {
             chat.unreachable = true
-        } else if !message.isEdit {
+        } else if message.isNewTurn {
             chat.lastClientMessageAt = max(chat.lastClientMessageAt ?? message.receivedAt, message.receivedAt)
             // A client who writes again can be reached again.
             chat.unreachable = false

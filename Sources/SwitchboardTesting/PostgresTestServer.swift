@@ -177,6 +177,9 @@ public struct PostgresTestServer: Sendable {
         throw failure
     }
 
+    /// Runs a tool to its end; throws with its output when it fails. For the other test servers.
+    static func runTool(_ executable: String, _ arguments: [String]) throws { try run(executable, arguments) }
+
     private static func run(_ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String]? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)

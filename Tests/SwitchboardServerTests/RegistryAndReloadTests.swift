@@ -23,6 +23,7 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
                 [
                     "TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "secret_0123", "HTTP_CHANNEL_SECRET": "http-sample-secret-0123",
                     "WHATSAPP_ACCESS_TOKEN": "EAAG-sample", "WHATSAPP_APP_SECRET": "sample-app-secret", "WHATSAPP_VERIFY_TOKEN": "sample-verify-token",
+                    "SMTP_PASSWORD": "sample-smtp-password", "IMAP_PASSWORD": "sample-imap-password",
                 ], uniquingKeysWith: { _, new in new })
             let sampleEmployee = sample.split(separator: "\n").first { $0.hasPrefix("employee:") }?.split(separator: ":")[1]
                 .trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init) ?? "alexey"

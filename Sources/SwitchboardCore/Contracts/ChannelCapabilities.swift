@@ -19,13 +19,17 @@ public struct ChannelCapabilities: Sendable, Hashable {
     /// The provider's send-rate caps; the scheduler spaces deliveries to stay under them, so a
     /// wave of due reminders goes out at the cap instead of as a burst of 429s. `nil`: no cap.
     public var pace: OutboundPace?
+    /// The channel threads its messages (email: `In-Reply-To`/`References`), so a reminder lands
+    /// under the conversation it follows. Informational: the planner needs nothing else for it.
+    public var threaded: Bool
 
     public init(
         maxTextLength: Int? = nil, freeFormWindow: Duration? = nil, pullIn: Bool = false,
         pullInMargin: Duration = .seconds(600), reengagementTemplate: String? = nil, recipientMayBeOffline: Bool = false,
-        pace: OutboundPace? = nil
+        pace: OutboundPace? = nil, threaded: Bool = false
     ) {
         self.pace = pace
+        self.threaded = threaded
         self.maxTextLength = maxTextLength
         self.freeFormWindow = freeFormWindow
         self.pullIn = pullIn

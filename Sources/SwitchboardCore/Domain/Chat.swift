@@ -36,18 +36,24 @@ public struct InboundMessage: Sendable, Hashable {
     public var isEdit: Bool
     /// A provider event about the chat rather than a message (e.g. the client blocked the bot).
     public var event: ChatEvent?
+    /// Written by a robot on the client's side (an out-of-office note, a mailing list, a delivery
+    /// report): stored and shown, but never answered and not the client's reply, so it neither
+    /// cancels a pending reminder nor restarts anything. Answering robots is how mail loops start.
+    public var isAutomated: Bool
 
-    /// The client said something new: not an edit and not a reaction. Only such a message is
-    /// answered, cancels the pending reminder and counts as the client's last message (which
-    /// opens WhatsApp's window). A reaction (👍 on a reminder) is stored and shown, nothing more:
-    /// answering an emoji would be noise, and Meta does not document that it opens the window.
-    public var isNewTurn: Bool { !isEdit && kind != .reaction }
+    /// The client said something new: not an edit, not a reaction, not a robot and not an event.
+    /// Only such a message is answered, cancels the pending reminder and counts as the client's
+    /// last message (which opens WhatsApp's window). A reaction (👍 on a reminder) is stored and
+    /// shown, nothing more: answering an emoji would be noise, and Meta does not document that it
+    /// opens the window.
+    public var isNewTurn: Bool { !isEdit && kind != .reaction && !isAutomated && event == nil }
 
     public init(
         channelID: String, conversationKey: String, providerMessageID: String?, senderName: String? = nil,
         senderHandle: String? = nil, chatTitle: String? = nil, receivedAt: Date, kind: MessageKind = .text,
-        text: String, isEdit: Bool = false, event: ChatEvent? = nil
+        text: String, isEdit: Bool = false, event: ChatEvent? = nil, isAutomated: Bool = false
     ) {
+        self.isAutomated = isAutomated
         self.channelID = channelID
         self.conversationKey = conversationKey
         self.providerMessageID = providerMessageID
@@ -66,6 +72,10 @@ public struct InboundMessage: Sendable, Hashable {
 public enum ChatEvent: String, Sendable, Hashable, Codable {
     /// The client blocked the bot or left: nothing more can be delivered.
     case unreachable
+    /// Context that came with a client's message and belongs in the history, but is neither
+    /// answered nor given to the AI: the quoted earlier mails and the signature under an email
+    /// reply. Stored as a gateway notice right after the message it came with.
+    case note
 }
 
 /// A conversation between one client and one employee on one channel.
