@@ -11,6 +11,8 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
     init(stringLiteral value: String) { text = value }
     init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
     private init(raw: String) { text = raw }
+    /// Markup the server produced itself (a rendered template): taken as it is.
+    init(trusted text: String) { self.text = text }
 
     static let empty = HTML(raw: "")
 

@@ -33,9 +33,9 @@ enum PageViews {
             <a class="skip" href="#main">Skip to content</a>
             <header class="topbar">
               <div class="wrap topbar-inner">
-                <a class="brand" href="/followups">\(Icon.logo)<span>Switchboard</span></a>
+                <a class="brand" href="/chats">\(Icon.logo)<span>Switchboard</span></a>
                 <nav class="nav" aria-label="Admin">
-                  <a href="/followups"\(current == "followups" ? HTML(" aria-current=\"page\"") : .empty)>Follow-ups</a>
+                  \(Chrome.sections.map { section -> HTML in "<a href=\"\(section.href)\"\(HTML.when(section.id == current, " aria-current=\"page\""))>\(section.label)</a>" })
                 </nav>
                 \(signOut)
               </div>
@@ -98,7 +98,7 @@ enum PageViews {
                   \(Icon.info)
                   <h1>\(title)</h1>
                   <p>\(text)</p>
-                  <p><a class="button" href="/followups">Back to Follow-ups</a></p>
+                  <p><a class="button" href="/chats">Back to Chats</a></p>
                 </div>
                 """)
     }
@@ -224,7 +224,8 @@ enum PageViews {
 
     // MARK: - Chat
 
-    static func chat(_ detail: ChatDetailView, csrf: String, now: Date) -> HTML {
+    /// A chat's page; `composer` is the reply form with the AI's pause (`chat_composer.mustache`).
+    static func chat(_ detail: ChatDetailView, csrf: String, now: Date, composer: HTML) -> HTML {
         let time = TimeText(now: now)
         let zone = TimeZone(identifier: detail.chat.timeZone) ?? .gmt
         let chat = detail.chat
@@ -278,7 +279,7 @@ enum PageViews {
         return layout(
             title: chat.title, csrf: csrf,
             body: """
-                <a class="back" href="/followups">\(Icon.back)<span>Follow-ups</span></a>
+                <a class="back" href="/chats">\(Icon.back)<span>Chats</span></a>
                 <div class="chat-head">
                   <span class="avatar large" aria-hidden="true">\(initials(chat.title))</span>
                   <div>
@@ -287,12 +288,13 @@ enum PageViews {
                   </div>
                 </div>
                 <div class="chat-grid">
-                  <section class="card timeline-card" aria-labelledby="history-title">
+                  <section class="card timeline-card" aria-labelledby="history-title" data-live-chat>
                     <h2 id="history-title">History</h2>
                     <p class="hint">Messages and every follow-up decision, in order. Times in \(zone.identifier); hover for UTC.</p>
-                    <ol class="timeline">
+                    <ol class="timeline" id="timeline">
                     \(timeline)
                     </ol>
+                    \(composer)
                   </section>
                   <aside class="side">
                     \(followUpCard(followup, chatID: chat.id, csrf: csrf, time: time, zone: zone))
@@ -549,6 +551,18 @@ struct TimeText {
     func day(_ date: Date, _ zone: TimeZone) -> String { Self.formatter("EEEE d MMMM yyyy", zone).string(from: date) }
     /// `2026-11-23 10:00 UTC`
     func utc(_ date: Date) -> String { Self.formatter("yyyy-MM-dd HH:mm", .gmt).string(from: date) + " UTC" }
+
+    /// `just now`, `12 min ago`, `3 h ago`, `2 days ago`: how long since a past instant.
+    func ago(_ date: Date) -> String {
+        let seconds = Int(now.timeIntervalSince(date).rounded())
+        if seconds < 60 { return "just now" }
+        let minutes = seconds / 60
+        if minutes < 60 { return "\(minutes) min ago" }
+        let hours = minutes / 60
+        if hours < 24 { return "\(hours) h ago" }
+        let days = hours / 24
+        return days == 1 ? "yesterday" : "\(days) days ago"
+    }
 
     /// `in 3 h 20 min`, `in 2 days`, `due now`.
     func relative(_ date: Date) -> String {

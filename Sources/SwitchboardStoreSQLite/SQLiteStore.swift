@@ -5,7 +5,7 @@ public import SwitchboardCore
 /// The `Store` on an embedded SQLite file (GRDB, WAL journal): one writer, concurrent readers,
 /// durable on commit. Several processes may share the file; leases make each reminder fire once.
 public final class SQLiteStore: Store {
-    private let db: any DatabaseWriter
+    let db: any DatabaseWriter
     /// Sees every follow-up decision as it is written (metrics); called inside the transaction.
     let decisionObserver: DecisionObserver?
 
@@ -27,7 +27,10 @@ public final class SQLiteStore: Store {
         var config = Configuration()
         config.busyMode = .timeout(10)
         let synchronous = durability == .full ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            db.add(function: SQLiteStore.containsFunction)
+        }
         // Processes started together on one file would each see the schema missing and create
         // it ("table chats already exists"), or trip over each other switching the file to WAL.
         // GRDB runs each migration in a transaction of its own, so the check-then-apply is made
@@ -54,7 +57,9 @@ public final class SQLiteStore: Store {
     /// A private in-memory database, for tests and `simulate`.
     public init(decisionObserver: DecisionObserver? = nil) throws {
         self.decisionObserver = decisionObserver
-        db = try DatabaseQueue()
+        var config = Configuration()
+        config.prepareDatabase { db in db.add(function: SQLiteStore.containsFunction) }
+        db = try DatabaseQueue(configuration: config)
         try SQLiteStore.migrator.migrate(db)
     }
 
@@ -256,6 +261,7 @@ public final class SQLiteStore: Store {
                       WHERE provider_message_id IS NOT NULL AND author NOT IN ('client', 'system');
                     """)
         }
+        registerInboxMigration(&migrator)
         return migrator
     }
 
@@ -302,7 +308,9 @@ public final class SQLiteStore: Store {
                 arguments: [chat.id, message.channelID, message.providerMessageID, author.rawValue,
                             message.kind.rawValue, message.text, message.receivedAt.timeIntervalSince1970, message.isEdit])
             guard db.changesCount > 0 else { return .rollback }
-            let stored = StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
+            let messageID = db.lastInsertedRowID
+            try Self.indexMessage(db, id: messageID, text: message.text)
+            let stored = StoredMessage(id: messageID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
                                        at: message.receivedAt, providerMessageID: message.providerMessageID, isEdit: message.isEdit)
             if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
             try self.transition(db, chat: chat, record.followUp)
@@ -716,7 +724,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
+    public func tokenUsageByDay(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
         // SQLite knows no time zones, so sum per quarter hour — every zone's offset is a whole
         // number of quarter hours — and fold the quarters into the employee's local days here.
         let quarters = try await db.read { db in
@@ -724,9 +732,9 @@ public final class SQLiteStore: Store {
                 db,
                 sql: """
                     SELECT CAST(at / 900 AS INTEGER) AS quarter, sum(prompt_tokens) AS p, sum(completion_tokens) AS c
-                    FROM token_usage WHERE employee_id = ? AND at >= ? AND at < ? GROUP BY quarter
+                    FROM token_usage WHERE employee_id = ? AND at >= ? AND at < ? AND (?4 IS NULL OR purpose = ?4) GROUP BY quarter
                     """,
-                arguments: [employeeID, from.timeIntervalSince1970, to.timeIntervalSince1970]
+                arguments: [employeeID, from.timeIntervalSince1970, to.timeIntervalSince1970, purpose?.rawValue]
             ).map { row -> (Int64, Int, Int) in (row["quarter"], row["p"], row["c"]) }
         }
         var days: [LocalDate: TokenUsage] = [:]
