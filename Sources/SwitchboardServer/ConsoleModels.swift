@@ -14,7 +14,8 @@ struct Chrome: Sendable {
     }
 
     var title: String
-    var csrf: String
+    /// The session's CSRF token for the sign-out form; `nil` on pages shown to a refused form.
+    var csrf: String?
     var nav: [NavItem]
     var stylesheet = PageViews.stylesheet
     var script = PageViews.script
@@ -28,7 +29,7 @@ struct Chrome: Sendable {
         ("usage", "/usage", "Usage"),
     ]
 
-    init(title: String, csrf: String, current: String?) {
+    init(title: String, csrf: String?, current: String?) {
         self.title = title
         self.csrf = csrf
         nav = Self.sections.map { NavItem(href: $0.href, label: $0.label, current: $0.id == current) }

@@ -16,6 +16,11 @@ struct ConsoleTemplates: Sendable {
         "chat_composer": PackageResources.chat_composer_mustache,
         "employees": PackageResources.employees_mustache,
         "employee": PackageResources.employee_mustache,
+        "followups": PackageResources.followups_mustache,
+        "followups_rows": PackageResources.followups_rows_mustache,
+        "signin": PackageResources.signin_mustache,
+        "message": PackageResources.message_mustache,
+        "chat": PackageResources.chat_mustache,
     ]
 
     static let shared = ConsoleTemplates()

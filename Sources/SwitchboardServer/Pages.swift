@@ -154,11 +154,9 @@ struct PageRoutes<Context: RequestContext>: Sendable {
                     PageViews.message(title: "No such chat", text: "There is no chat \(id). It may have been removed.", csrf: session.csrfToken),
                     status: .notFound)
             }
-            let now = gateway.clock.now()
-            let composer = ConsoleTemplates.shared.render(
-                ChatComposerModel(chat: detail.chat, csrf: session.csrfToken, operatorPause: gateway.config.conversation.operatorPause, now: now),
-                "chat_composer")
-            return htmlResponse(PageViews.chat(detail, csrf: session.csrfToken, now: now, composer: composer))
+            return htmlResponse(
+                PageViews.chat(
+                    detail, csrf: session.csrfToken, now: gateway.clock.now(), operatorPause: gateway.currentConfig.conversation.operatorPause))
         }
 
         router.post("/chats/{id}/followup") { request, context -> Response in

@@ -98,17 +98,26 @@ extension SQLiteStore {
         try db.executeCached(sql: "INSERT INTO messages_search (rowid, search_text) VALUES (?, ?)", arguments: [id, normalized])
     }
 
-    /// `sb_contains(text, needle)`: whether the normalized `text` contains `needle` (already
-    /// normalized). Used when a search matches so many chats that walking chats in activity
-    /// order finds a page sooner than collecting every match.
-    static let containsFunction = DatabaseFunction("sb_contains", argumentCount: 2, pure: true) { values in
-        guard let text = String.fromDatabaseValue(values[0]), let needle = String.fromDatabaseValue(values[1]) else { return false }
-        return SearchText.normalize(text).contains(needle)
-    }
-
-    /// A search with more matching chats than this walks the chats in activity order, testing
-    /// each; with fewer, the matches are collected and sorted.
+    /// A search with fewer matches than this (messages, titles and the chats of employees whose
+    /// name matched, each counted up to it) collects its matches and sorts them; with more, the
+    /// page walks the chats in activity order and tests each.
     static let inboxDenseMatches = 1000
+
+    /// Whether a search has fewer than `inboxDenseMatches` matches. Each count stops at the
+    /// threshold, so a search matching half the messages costs no more than one matching a thousand.
+    static func fewMatches(_ db: Database, phrase: String, names: [String]) throws -> Bool {
+        let limit = inboxDenseMatches
+        func bounded(_ sql: String, _ arguments: StatementArguments) throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(sql) LIMIT \(limit))", arguments: arguments) ?? 0
+        }
+        var found = try bounded("SELECT 1 FROM messages_search WHERE messages_search MATCH ?", [phrase])
+        if found < limit { found += try bounded("SELECT 1 FROM chats_search WHERE chats_search MATCH ?", [phrase]) }
+        if found < limit, !names.isEmpty {
+            let list = Array(repeating: "?", count: names.count).joined(separator: ",")
+            found += try bounded("SELECT 1 FROM chats INDEXED BY chats_employee_activity WHERE employee_id IN (\(list))", StatementArguments(names))
+        }
+        return found < limit
+    }
 
     public func chatInbox(_ query: ChatInboxQuery) async throws -> ChatInboxPage {
         let search = query.search.map(SearchText.normalize) ?? ""
@@ -139,45 +148,45 @@ extension SQLiteStore {
             if !search.isEmpty {
                 let names = query.employeesMatchingSearch.sorted()
                 let nameList = Array(repeating: "?", count: names.count).joined(separator: ",")
+                var alternatives: [String] = []
+                var searchArguments: StatementArguments = []
+                if !names.isEmpty {
+                    alternatives.append("c.employee_id IN (\(nameList))")
+                    searchArguments += StatementArguments(names)
+                }
+                alternatives.append("instr(c.search_text, ?) > 0")
+                searchArguments += [search]
                 if search.unicodeScalars.count >= 3 {
                     let phrase = "\"" + search.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-                    var hits = """
-                        SELECT m.chat_id FROM messages_search s CROSS JOIN messages m ON m.id = s.rowid WHERE messages_search MATCH ?
-                        UNION SELECT h.id FROM chats_search t CROSS JOIN chats h ON h.rowid = t.rowid WHERE chats_search MATCH ?
-                        """
-                    var hitArguments: StatementArguments = [phrase, phrase]
-                    if !names.isEmpty {
-                        hits += "\nUNION SELECT e.id FROM chats e INDEXED BY chats_employee_activity WHERE e.employee_id IN (\(nameList))"
-                        hitArguments += StatementArguments(names)
-                    }
-                    let found = try Int.fetchOne(
-                        db, sql: "SELECT count(*) FROM (SELECT chat_id FROM (\(hits)) LIMIT \(Self.inboxDenseMatches))", arguments: hitArguments) ?? 0
-                    if found < Self.inboxDenseMatches {
-                        // Few matches: sort them, whatever index the filters would have walked.
+                    if try Self.fewMatches(db, phrase: phrase, names: names) {
+                        // Few matches: collect them and sort, whatever index the filters would walk.
+                        var hits = """
+                            SELECT m.chat_id FROM messages_search s CROSS JOIN messages m ON m.id = s.rowid WHERE messages_search MATCH ?
+                            UNION SELECT h.id FROM chats_search t CROSS JOIN chats h ON h.rowid = t.rowid WHERE chats_search MATCH ?
+                            """
+                        var hitArguments: StatementArguments = [phrase, phrase]
+                        if !names.isEmpty {
+                            hits += "\nUNION SELECT e.id FROM chats e INDEXED BY chats_employee_activity WHERE e.employee_id IN (\(nameList))"
+                            hitArguments += StatementArguments(names)
+                        }
                         source = "(\(hits)) AS hit CROSS JOIN chats AS c ON c.id = hit.chat_id"
                         arguments = hitArguments + arguments
+                        alternatives = []
                     } else {
-                        var alternatives = [
-                            "instr(c.search_text, ?) > 0",
-                            "EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND sb_contains(m.text, ?))",
-                        ]
-                        arguments += [search, search]
-                        if !names.isEmpty {
-                            alternatives.insert("c.employee_id IN (\(nameList))", at: 0)
-                            arguments += StatementArguments(names)
-                        }
-                        conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+                        // Many matches: walk the chats in activity order and test each — a page
+                        // fills after a few hundred chats. The matching message ids are read from
+                        // the trigram index once; `+m.id` keeps each chat's test a walk of its own
+                        // messages (by chat) probing that set, not a walk of the whole set.
+                        alternatives.append(
+                            "EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND +m.id IN (SELECT rowid FROM messages_search WHERE messages_search MATCH ?))")
+                        searchArguments += [phrase]
                     }
-                } else {
-                    // One or two characters: the trigram indexes cannot answer, and matching
-                    // every message's text would scan them all; titles, clients and employees only.
-                    var alternatives = ["instr(c.search_text, ?) > 0"]
-                    arguments += [search]
-                    if !names.isEmpty {
-                        alternatives.insert("c.employee_id IN (\(nameList))", at: 0)
-                        arguments += StatementArguments(names)
-                    }
+                }
+                // One or two characters: the trigram indexes cannot answer, and matching every
+                // message's text would read them all; titles, clients and employees only.
+                if !alternatives.isEmpty {
                     conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+                    arguments += searchArguments
                 }
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")

@@ -27,10 +27,7 @@ public final class SQLiteStore: Store {
         var config = Configuration()
         config.busyMode = .timeout(10)
         let synchronous = durability == .full ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            db.add(function: SQLiteStore.containsFunction)
-        }
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         // Processes started together on one file would each see the schema missing and create
         // it ("table chats already exists"), or trip over each other switching the file to WAL.
         // GRDB runs each migration in a transaction of its own, so the check-then-apply is made
@@ -57,9 +54,7 @@ public final class SQLiteStore: Store {
     /// A private in-memory database, for tests and `simulate`.
     public init(decisionObserver: DecisionObserver? = nil) throws {
         self.decisionObserver = decisionObserver
-        var config = Configuration()
-        config.prepareDatabase { db in db.add(function: SQLiteStore.containsFunction) }
-        db = try DatabaseQueue(configuration: config)
+        db = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(db)
     }
 

@@ -212,7 +212,11 @@ extension GatewayHarness {
 
         let sent = try await page.postForm("/chats/\(chat.id)/messages", [("text", "Late checkout is fine, until 14:00."), ("csrf", csrf)])
         #expect(sent.status == 303 && sent.location == "/chats/\(chat.id)#composer")
-        try await eventually("the operator's message delivered") { h.sentTexts.contains("Late checkout is fine, until 14:00.") }
+        // Delivered and recorded: the page reads messages and the outbox in separate snapshots, so
+        // it is read once the delivery's outcome is stored.
+        try await eventually("the operator's message delivered") {
+            try await h.gateway.store.messages(chatID: chat.id, limit: 10).contains { $0.author == .operator }
+        }
         let paused = try await page.get("/chats/\(chat.id)").body
         #expect(paused.contains("Late checkout is fine, until 14:00.") && paused.contains("Operator (as Alexey)"), "in the history")
         #expect(paused.contains(#"<span class="badge waiting">AI paused</span>"#))

@@ -116,4 +116,47 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         let closed = ConsoleTemplates.shared.render(resumed, "chat_composer").text
         #expect(!closed.contains("Resume AI now") && closed.contains("disabled") && closed.contains("cannot be reached"))
     }
+
+    @Test func theChatPageShowsHistoryDecisionsAndUndeliveredMessages() {
+        let now = at("2026-11-23T13:00:00Z")
+        let chat = ChatDetailView.ChatInfo(
+            id: "c1", title: "Ana <K>", client: "Ana <K>", employeeID: "alexey", employee: "Alexey", channel: "tg", channelType: "telegram",
+            timeZone: "Europe/Moscow", createdAt: at("2026-11-22T20:00:00Z"), lastClientMessageAt: at("2026-11-22T20:00:00Z"), unreachable: true,
+            aiPausedUntil: nil)
+        let detail = ChatDetailView(
+            chat: chat,
+            followup: .init(
+                enabled: true, optOut: nil, employeeEnabled: true, status: "scheduled", run: 1, step: 1, steps: 3, due: at("2026-11-23T17:30:00Z"),
+                sendsAt: at("2026-11-24T06:00:00Z"), lastReason: "outside_working_hours"),
+            messages: [
+                .init(id: 1, author: "client", kind: "text", text: "Room for <Friday>?", at: at("2026-11-22T20:00:00Z"), edited: false, followupStep: nil,
+                      deliveredAt: nil, delivery: nil, deliveryError: nil, usage: nil),
+                .init(id: 2, author: "employee", kind: "text", text: "Yes!", at: at("2026-11-23T13:30:00Z"), edited: false, followupStep: nil,
+                      deliveredAt: nil, delivery: "read", deliveryError: nil,
+                      usage: UsageView(TokenUsage(promptTokens: 100, completionTokens: 20), model: "gpt-4o-mini")),
+            ],
+            undelivered: [
+                .init(outboxID: 9, purpose: "reply", status: "dead", text: "Lost", attempts: 3, nextAttemptAt: at("2026-11-23T13:40:00Z"),
+                      lastError: "blocked", followupStep: nil, usage: nil)
+            ],
+            decisions: [
+                .init(kind: "deferred", reason: "outside_working_hours", run: 1, step: 1, at: at("2026-11-23T13:30:00Z"), due: at("2026-11-23T17:30:00Z"),
+                      sendsAt: at("2026-11-24T06:00:00Z"), detail: nil)
+            ],
+            usage: .init(promptTokens: 100, completionTokens: 20, totalTokens: 120, compositions: 1))
+        let model = ChatPageModel(detail, csrf: "t0k", operatorPause: .seconds(900), now: now)
+        #expect(model.items.compactMap(\.day) == ["Sunday 22 November 2026", "Monday 23 November 2026"])
+        #expect(model.items.compactMap(\.message).map(\.side) == ["client", "employee"])
+        #expect(model.followUp.scheduled && model.followUp.next == "false")
+        let html = ConsoleTemplates.shared.render(model, "chat").text
+        #expect(html.contains("Room for &lt;Friday&gt;?") && !html.contains("<Friday>"), "escaped")
+        #expect(html.contains(#"<span class="tokens" title="100 prompt + 20 completion · gpt-4o-mini">120 tokens</span>"#))
+        #expect(html.contains(#"<span class="tag">Read</span>"#))
+        #expect(html.contains(#"<span class="badge danger">Not delivered</span> after 3 attempts: blocked"#))
+        #expect(html.contains("<strong>Moved by working hours · step 1</strong> — the due time is outside working hours"))
+        #expect(html.contains(#"<span>due <time datetime="2026-11-23T17:30:00Z" title="2026-11-23 17:30 UTC">Mon 23 Nov, 20:30</time> → sends <time datetime="2026-11-24T06:00:00Z""#))
+        #expect(html.contains(#"role="switch" aria-checked="true""#) && html.contains("Step 1 of 3"))
+        #expect(html.contains("No — the client blocked or left") && html.contains(#"id="tokens-total">120<"#))
+        #expect(html.contains(#"<label for="composer-text" id="composer-title">Reply as Alexey</label>"#))
+    }
 }

@@ -75,8 +75,8 @@ func build(path: String) async throws -> Int {
     _ = try SQLiteStore(path: path)  // creates the file and runs the store's migrations
     let queue = try DatabaseQueue(path: path)
     let encoder = JSONEncoder()
-    var messageCount = 0
-    try await queue.write { db in
+    let messageCount = try await queue.write { db -> Int in
+        var messageCount = 0
         var random = SplitMix(state: 42)
         for i in 0..<options.chats {
             let client = "\(firstNames.randomElement(using: &random)!) \(lastNames.randomElement(using: &random)!)"
@@ -143,6 +143,7 @@ func build(path: String) async throws -> Int {
                     arguments: [id, at.timeIntervalSince1970])
             }
         }
+        return messageCount
     }
     try queue.close()
     return messageCount

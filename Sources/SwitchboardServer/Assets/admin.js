@@ -53,7 +53,7 @@
   const chat = document.querySelector("[data-live-chat]");
   if (chat) {
     // The chat's history and the AI's pause, re-read from the page itself.
-    const live = ["timeline", "ai-status"];
+    const live = ["timeline", "ai-status", "followup-card", "usage-card", "details-card"];
     const refreshChat = async () => {
       try {
         const response = await fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } });
