@@ -11,5 +11,6 @@ cd "$(dirname "$0")/.."
 
 export CI=true                            # the browser tests run, not skip
 export SWITCHBOARD_REFRESH_SCREENSHOTS=1  # and write into docs/screenshots/
-swift test --filter 'BrowserTests'
+# An argument narrows it to some suites, e.g. 'ConsoleBrowserTests|FollowUpsBrowserTests'.
+swift test --filter "${1:-BrowserTests}"
 git status --short docs/screenshots

@@ -42,9 +42,6 @@ public struct ConfigSources: Sendable, Hashable {
         return nil
     }
 
-    /// Every recorded path, for tests and `switchboard check --explain`-style tools.
-    public var paths: [String] { positions.keys.sorted() }
-
     mutating func record(_ node: ConfigNode, under prefix: String, baseDirectory: String) {
         let file = Self.display(node.file, baseDirectory: baseDirectory)
         record(node, path: prefix, file: file)

@@ -6,7 +6,7 @@ import Mustache
 /// Values go in escaped (`{{name}}`); the few triple-mustache places (`{{{…}}}`) take only HTML
 /// the server built itself — icons and the usage chart's SVG — never a client's text.
 struct ConsoleTemplates: Sendable {
-    /// Template name → source. A file in `Templates/` missing here fails `ConsoleTemplatesTests`.
+    /// Template name → source. A file in `Templates/` missing here fails `ConsoleModelTests`.
     static let sources: [String: [UInt8]] = [
         "layout": PackageResources.layout_mustache,
         "inbox": PackageResources.inbox_mustache,

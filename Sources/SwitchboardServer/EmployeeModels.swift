@@ -9,16 +9,9 @@ import SwitchboardCore
 /// (a default), which the page says.
 struct Source: Sendable {
     var text: String
-    var isDefault: Bool
 
     init(_ sources: ConfigSources, _ path: String) {
-        if let position = sources[path] {
-            text = position.description
-            isDefault = false
-        } else {
-            text = sources.nearest(path).map { "default · \($0)" } ?? "default"
-            isDefault = true
-        }
+        text = sources[path]?.description ?? sources.nearest(path).map { "default · \($0)" } ?? "default"
     }
 }
 
