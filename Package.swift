@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // The domain: employees, chats, working hours, the follow-up planner, and the
@@ -181,6 +182,28 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            // The console's pages are Mustache templates (one per page, plus the layout and
+            // partials) and its stylesheet and script are plain files, embedded in the binary
+            // so `switchboard` stays one file to deploy. `ConsoleTemplates` lists them; a test
+            // fails when a file in Templates/ or Assets/ is not embedded.
+            resources: [
+                .embedInCode("Templates/layout.mustache"),
+                .embedInCode("Templates/inbox.mustache"),
+                .embedInCode("Templates/inbox_rows.mustache"),
+                .embedInCode("Templates/usage.mustache"),
+                .embedInCode("Templates/usage_chart.mustache"),
+                .embedInCode("Templates/chat_composer.mustache"),
+                .embedInCode("Templates/employees.mustache"),
+                .embedInCode("Templates/employee.mustache"),
+                .embedInCode("Templates/followups.mustache"),
+                .embedInCode("Templates/followups_rows.mustache"),
+                .embedInCode("Templates/signin.mustache"),
+                .embedInCode("Templates/message.mustache"),
+                .embedInCode("Templates/chat.mustache"),
+                .embedInCode("Assets/admin.css"),
+                .embedInCode("Assets/admin.js"),
             ],
             swiftSettings: strict),
         // Benchmarks for the closing notes and bench/README.md: `swift run -c release switchboard-bench`.

@@ -57,6 +57,7 @@ public struct ConfigLoader: Sendable {
             // "employee … does not exist" that only hides the real mistake.
             throw ConfigError(sink.diagnostics)
         }
+        config.sources.record(root, under: "", baseDirectory: baseDirectory)
         if let top = MappingReader(root, context: "the config file", sink: sink) {
             readServer(top, into: &config, sink: sink)
             config.employees = EmployeeReader(sink: sink).readEmployees(top)
@@ -67,6 +68,7 @@ public struct ConfigLoader: Sendable {
         for (channelFile, channelText) in channels {
             guard let root = ConfigNode.parse(yaml: channelText, file: channelFile, environment: environment, sink: sink) else { continue }
             if let channel = readChannel(root, employeeIDs: employeeIDs, seen: &seenChannelIDs, sink: sink) {
+                config.sources.record(root, under: "channels." + channel.id, baseDirectory: baseDirectory)
                 config.channels.append(channel)
             }
         }

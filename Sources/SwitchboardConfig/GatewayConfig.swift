@@ -15,6 +15,8 @@ public struct GatewayConfig: Sendable {
     /// The config file, and the folder relative paths are resolved against.
     public var configPath: String
     public var baseDirectory: String
+    /// Where every value was written (file and line), for the admin console.
+    public var sources = ConfigSources()
 
     /// `server:` — where the gateway listens.
     public struct Server: Sendable, Hashable {

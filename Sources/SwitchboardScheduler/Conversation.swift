@@ -128,6 +128,29 @@ public final class Conversation: InboundIntake, Sendable {
         return queued
     }
 
+    /// Ends an operator's pause early: the AI answers in the chat again from now. The pause's
+    /// end is kept as now (so the console can say when the AI took over again), and an answer
+    /// the client is owed — they wrote during the pause — is composed now (or at the next
+    /// working moment) instead of at the old end. Returns the chat; unchanged when not paused.
+    public func resumeAI(chatID: String) async throws -> Chat {
+        let chat = try await store.existingChat(id: chatID)
+        let now = clock.now()
+        guard let paused = chat.aiPausedUntil, paused > now else { return chat }
+        let hours = roster.roster.employees[chat.employeeID]?.workingHours
+        let resumed = try await store.updateChat(
+            id: chatID,
+            { chat in
+                guard let paused = chat.aiPausedUntil, paused > now else { return }
+                chat.aiPausedUntil = now
+                if let due = chat.replyDueAt, due > now {
+                    chat.replyDueAt = hours.map { $0.isWorking(at: now) ? now : ($0.nextWorkingMoment(atOrAfter: now) ?? due) } ?? now
+                }
+            }, followUp: nil)
+        logger.info("operator pause ended early", metadata: ["chat.id": "\(chatID)"])
+        scheduler.nudge()
+        return resumed
+    }
+
     /// Switches follow-up off or on for one chat.
     public func setFollowUp(chatID: String, enabled: Bool) async throws -> FollowUpState {
         let chat = try await store.existingChat(id: chatID)

@@ -79,52 +79,85 @@ struct UsageReport: Encodable, Sendable {
 let followUpPageSize = 100
 let followUpPageLimit = 1000
 
-extension Gateway {
-    /// The admin API under `/api/`, behind the admin token. The Follow-ups page and
-    /// `switchboard followups` show the same data through the same queries.
-    func addAdminRoutes<Context: RequestContext>(to router: Router<Context>) {
-        let api = router.group("api").add(middleware: BearerAuthMiddleware(access: adminAccess, clients: clientAddresses))
+/// The admin API (mounted at `/api/`), behind the admin token. The console's pages and
+/// `switchboard followups` show the same data through the same queries.
+struct AdminAPIRoutes<Context: RequestContext>: Sendable {
+    let gateway: Gateway
 
-        api.get("employees") { _, _ -> Response in
-            try jsonResponse(self.employeeViews())
+    var collection: RouteCollection<Context> {
+        let api = RouteCollection(context: Context.self)
+            .add(middleware: BearerAuthMiddleware<Context>(access: gateway.adminAccess, clients: gateway.clientAddresses))
+
+        api.get("/employees") { _, _ -> Response in
+            try jsonResponse(gateway.employeeViews())
         }
 
-        api.get("followups") { request, _ -> Response in
+        api.get("/followups") { request, _ -> Response in
             let query = request.queryValues
-            let (items, total) = try await self.followUpList(employee: query["employee"], search: query["search"], limit: query["limit"])
+            let (items, total) = try await gateway.followUpList(employee: query["employee"], search: query["search"], limit: query["limit"])
             return try jsonResponse(FollowUpListView(items: items, total: total))
         }
 
-        api.get("chats/{id}") { _, context -> Response in
+        api.get("/chats") { request, _ -> Response in
+            let query = request.queryValues
+            var limit = inboxPageSize
+            if let text = query["limit"] {
+                guard let value = Int(text), (1...inboxPageLimit).contains(value) else {
+                    throw HTTPError(.badRequest, message: "limit must be a number from 1 to \(inboxPageLimit)")
+                }
+                limit = value
+            }
+            let filters = try gateway.inboxFilters(query)
+            if let channel = filters.channelID, gateway.roster.roster.channelOwners[channel] == nil {
+                throw HTTPError(.badRequest, message: "unknown channel '\(channel)'; channels: \(gateway.roster.roster.channelOwners.keys.sorted().joined(separator: ", "))")
+            }
+            do {
+                return try jsonResponse(ChatListView(try await gateway.chatInbox(filters, limit: limit), roster: gateway.roster.roster, channelTypes: gateway.channels.types))
+            } catch let unknown as FollowUpListing.UnknownEmployee {
+                throw HTTPError(.badRequest, message: "unknown employee '\(unknown.id)': GET /api/employees lists them")
+            }
+        }
+
+        api.post("/chats/{id}/resume-ai") { _, context -> Response in
             let id = try context.parameters.require("id")
-            guard let detail = try await self.chatDetail(id: id) else { throw HTTPError(.notFound, message: "no chat \(id)") }
+            guard try await gateway.store.chat(id: id) != nil else { throw HTTPError(.notFound, message: "no chat \(id)") }
+            let chat = try await gateway.conversation.resumeAI(chatID: id)
+            return try jsonResponse(AIPauseView(chatID: id, aiPausedUntil: chat.aiPausedUntil, now: gateway.clock.now()))
+        }
+
+        api.get("/chats/{id}") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            guard let detail = try await gateway.chatDetail(id: id) else { throw HTTPError(.notFound, message: "no chat \(id)") }
             return try jsonResponse(detail)
         }
 
-        api.post("chats/{id}/followup") { request, context -> Response in
+        api.post("/chats/{id}/followup") { request, context -> Response in
             let id = try context.parameters.require("id")
-            let change = try await Self.decodeJSON(FollowUpSwitch.self, from: request, example: #"{"enabled": false}"#)
-            try await self.setFollowUp(chatID: id, enabled: change.enabled, context: context)
-            guard let detail = try await self.chatDetail(id: id) else { throw HTTPError(.notFound, message: "no chat \(id)") }
+            let change = try await Gateway.decodeJSON(FollowUpSwitch.self, from: request, example: #"{"enabled": false}"#)
+            try await gateway.setFollowUp(chatID: id, enabled: change.enabled, context: context)
+            guard let detail = try await gateway.chatDetail(id: id) else { throw HTTPError(.notFound, message: "no chat \(id)") }
             return try jsonResponse(detail.followup)
         }
 
-        api.post("chats/{id}/messages") { request, context -> Response in
+        api.post("/chats/{id}/messages") { request, context -> Response in
             let id = try context.parameters.require("id")
-            let message = try await Self.decodeJSON(OperatorMessage.self, from: request, example: #"{"text": "Hello"}"#)
+            let message = try await Gateway.decodeJSON(OperatorMessage.self, from: request, example: #"{"text": "Hello"}"#)
             let text = message.text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else { throw HTTPError(.badRequest, message: "text must not be empty") }
-            guard try await self.store.chat(id: id) != nil else { throw HTTPError(.notFound, message: "no chat \(id)") }
-            let entry = try await self.conversation.sendOperatorMessage(chatID: id, text: text)
+            guard try await gateway.store.chat(id: id) != nil else { throw HTTPError(.notFound, message: "no chat \(id)") }
+            let entry = try await gateway.conversation.sendOperatorMessage(chatID: id, text: text)
             let json = #"{"outbox_id": \#(entry.id), "status": "queued"}"#
             return Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
         }
 
-        api.get("usage") { request, _ -> Response in
-            try jsonResponse(try await self.usageReport(request.queryValues))
+        api.get("/usage") { request, _ -> Response in
+            try jsonResponse(try await gateway.usageReport(request.queryValues))
         }
+        return api
     }
+}
 
+extension Gateway {
     /// The Follow-ups list for the API and the page, with their parameters validated.
     func followUpList(employee: String?, search: String?, limit: String? = nil) async throws -> (items: [FollowUpListItem], total: Int) {
         let employee = employee.flatMap { $0.isEmpty ? nil : $0 }

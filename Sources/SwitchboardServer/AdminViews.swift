@@ -44,6 +44,70 @@ struct FollowUpListView: Encodable, Sendable {
     var total: Int
 }
 
+/// `GET /api/chats`: a page of the Chats inbox, newest activity first, and where the next starts.
+struct ChatListView: Encodable, Sendable {
+    struct Item: Encodable, Sendable {
+        var chatID: String
+        var title: String
+        @Nullable var client: String?
+        var employeeID: String
+        var employee: String
+        var channel: String
+        var channelType: String
+        var lastActivityAt: Date
+        @Nullable var lastAuthor: String?
+        @Nullable var lastMessage: String?
+        var states: [String]
+        var followupStatus: String
+        @Nullable var followupSendsAt: Date?
+        @Nullable var aiPausedUntil: Date?
+        var deadLetters: Int
+
+        enum CodingKeys: String, CodingKey {
+            case chatID = "chat_id", title, client, employeeID = "employee_id", employee, channel, channelType = "channel_type"
+            case lastActivityAt = "last_activity_at", lastAuthor = "last_author", lastMessage = "last_message", states
+            case followupStatus = "followup_status", followupSendsAt = "followup_sends_at", aiPausedUntil = "ai_paused_until"
+            case deadLetters = "dead_letters"
+        }
+    }
+
+    var items: [Item]
+    /// Pass as `after` for the next page; `null` on the last one.
+    @Nullable var next: String?
+
+    init(_ page: ChatInboxPage, roster: Roster, channelTypes: [String: String]) {
+        items = page.items.map { row in
+            let chat = row.chat
+            return Item(
+                chatID: chat.id, title: chat.title, client: chat.clientName, employeeID: chat.employeeID,
+                employee: roster.employees[chat.employeeID]?.name ?? chat.employeeID, channel: chat.channelID,
+                channelType: channelTypes[chat.channelID] ?? "unknown", lastActivityAt: row.lastActivityAt, lastAuthor: row.lastAuthor?.rawValue,
+                lastMessage: row.lastMessage, states: row.states.map(\.rawValue), followupStatus: row.followUp.status.rawValue,
+                followupSendsAt: row.followUp.status == .scheduled ? row.followUp.sendsAt : nil, aiPausedUntil: chat.aiPausedUntil,
+                deadLetters: row.deadLetters)
+        }
+        next = page.next?.token
+    }
+}
+
+/// `POST /api/chats/{id}/resume-ai`: whether the AI answers in the chat now.
+struct AIPauseView: Encodable, Sendable {
+    var chatID: String
+    var paused: Bool
+    /// When the pause ended (now, for a pause just ended early) or ends; `null` if never paused.
+    @Nullable var aiPausedUntil: Date?
+
+    init(chatID: String, aiPausedUntil: Date?, now: Date) {
+        self.chatID = chatID
+        self.aiPausedUntil = aiPausedUntil
+        paused = aiPausedUntil.map { $0 > now } ?? false
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case chatID = "chat_id", paused, aiPausedUntil = "ai_paused_until"
+    }
+}
+
 struct UsageView: Encodable, Sendable {
     var promptTokens: Int
     var completionTokens: Int

@@ -5,6 +5,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import ServiceLifecycle
+import Synchronization
 public import SwitchboardChannelKit
 import SwitchboardComposer
 public import SwitchboardConfig
@@ -83,10 +84,15 @@ public final class Gateway: Sendable {
     let options: GatewayOptions
     let logger: Logger
     let reloadTrigger = ReloadTrigger()
+    /// The configuration in force: the start's, then each reload's — what the console shows
+    /// (employees' settings with the file and line of each value).
+    private let liveConfig: Mutex<GatewayConfig>
+    var currentConfig: GatewayConfig { liveConfig.withLock { $0 } }
 
     public init(config: GatewayConfig, options: GatewayOptions = GatewayOptions()) throws {
         self.config = config
         self.options = options
+        self.liveConfig = Mutex(config)
         self.logger = options.logger
         // First, before anything that needs shutting down: the gateway may refuse to start here.
         let host = options.host ?? config.server.host
@@ -177,12 +183,12 @@ public final class Gateway: Sendable {
     public func application() -> some ApplicationProtocol {
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: LogRequestsMiddleware(.debug))
-        addHealthRoutes(to: router)
-        addWebhookRoutes(to: router)
-        addAdminRoutes(to: router)
-        addPageRoutes(to: router)
-        addWidgetRoutes(to: router)
-        addIndexRoute(to: router)
+        // One collection per area; each is built from the gateway it serves.
+        router.addRoutes(HealthRoutes<GatewayRequestContext>(gateway: self).collection)
+        router.addRoutes(WebhookRoutes<GatewayRequestContext>(gateway: self).collection)
+        router.addRoutes(AdminAPIRoutes<GatewayRequestContext>(gateway: self).collection, atPath: "/api")
+        router.addRoutes(PageRoutes<GatewayRequestContext>(gateway: self).collection)
+        router.addRoutes(WidgetRoutes<GatewayRequestContext>(gateway: self).collection)
         let logger = self.logger
         var services: [any Service] = storeService.map { [$0] } ?? []
         services += [HTTPClientService(client: httpClient), channels] as [any Service]
@@ -240,6 +246,7 @@ public final class Gateway: Sendable {
     /// key, model or server). A weak admin token that the
     /// listening address forbids is refused and the old one stays in force.
     func applyReloaded(_ reloaded: GatewayConfig) async {
+        liveConfig.withLock { $0 = reloaded }
         let changes = await channels.apply(reloaded.channels)
         if !changes.isEmpty {
             logger.notice("channels applied", metadata: [

@@ -3,27 +3,15 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// A fragment of HTML. Interpolated `String`s are escaped; only other `HTML` values (and
-/// numbers) go in as they are — so a page cannot show a client's text as markup by mistake.
-struct HTML: ExpressibleByStringInterpolation, Sendable {
-    private(set) var text: String
+/// A fragment of HTML the server made itself: a rendered template (whose values the template
+/// escaped), or markup written in the code (icons). Text from anyone else goes through a
+/// template or `escape`, never straight into an `HTML`.
+struct HTML: ExpressibleByStringLiteral, Sendable {
+    let text: String
 
     init(stringLiteral value: String) { text = value }
-    init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
-    private init(raw: String) { text = raw }
-
-    static let empty = HTML(raw: "")
-
-    struct Interpolation: StringInterpolationProtocol {
-        var text = ""
-
-        init(literalCapacity: Int, interpolationCount: Int) { text.reserveCapacity(literalCapacity + 16 * interpolationCount) }
-        mutating func appendLiteral(_ literal: String) { text += literal }
-        mutating func appendInterpolation(_ value: String) { text += HTML.escape(value) }
-        mutating func appendInterpolation(_ value: HTML) { text += value.text }
-        mutating func appendInterpolation(_ values: [HTML]) { for value in values { text += value.text } }
-        mutating func appendInterpolation(_ value: Int) { text += String(value) }
-    }
+    /// Markup the server produced itself (a rendered template): taken as it is.
+    init(trusted text: String) { self.text = text }
 
     /// Escapes text for element content and quoted attribute values.
     static func escape(_ value: String) -> String {
@@ -41,9 +29,6 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
         }
         return result
     }
-
-    /// `value` when `condition` holds, nothing otherwise.
-    static func when(_ condition: Bool, _ value: @autoclosure () -> HTML) -> HTML { condition ? value() : .empty }
 }
 
 extension HTTPField.Name {

@@ -69,19 +69,24 @@ struct PageAuth: Sendable {
     }
 }
 
-extension Gateway {
-    /// The admin pages: sign-in, `/followups` and `/chats/{id}`, and their assets. Server-rendered
-    /// from the same queries as the admin API; they work without JavaScript, which only adds
-    /// live search and refreshing.
-    func addPageRoutes<Context: RequestContext>(to router: Router<Context>) {
+/// The admin pages: sign-in, `/followups`, `/chats/{id}` and their assets, plus the console's
+/// template pages (`ConsoleRoutes`). Server-rendered from the same queries as the admin API;
+/// they work without JavaScript, which only adds live search and refreshing.
+struct PageRoutes<Context: RequestContext>: Sendable {
+    let gateway: Gateway
+
+    var collection: RouteCollection<Context> {
+        let router = RouteCollection(context: Context.self)
         let auth = PageAuth(
-            access: adminAccess, clients: clientAddresses, publicURLIsHTTPS: config.server.publicURL?.lowercased().hasPrefix("https://") ?? false)
+            access: gateway.adminAccess, clients: gateway.clientAddresses,
+            publicURLIsHTTPS: gateway.config.server.publicURL?.lowercased().hasPrefix("https://") ?? false)
+        router.addRoutes(ConsoleRoutes<Context>(gateway: gateway, auth: auth).collection)
 
         router.get("/admin/assets/admin.css") { _, _ in
-            Self.asset(AdminAssets.css, type: "text/css; charset=utf-8")
+            Gateway.asset(AdminAssets.css, type: "text/css; charset=utf-8")
         }
         router.get("/admin/assets/admin.js") { _, _ in
-            Self.asset(AdminAssets.js, type: "text/javascript; charset=utf-8")
+            Gateway.asset(AdminAssets.js, type: "text/javascript; charset=utf-8")
         }
 
         router.get("/signin") { request, _ -> Response in
@@ -92,7 +97,7 @@ extension Gateway {
         }
 
         router.post("/signin") { request, context -> Response in
-            let form = try await Self.readForm(request)
+            let form = try await Gateway.readForm(request)
             let next = PageAuth.safeNext(form["next"])
             guard auth.access.current != nil else {
                 return htmlResponse(PageViews.signIn(next: next, error: nil, closed: true), status: .forbidden)
@@ -123,7 +128,7 @@ extension Gateway {
         }
 
         router.post("/signout") { request, _ -> Response in
-            let form = try await Self.readForm(request)
+            let form = try await Gateway.readForm(request)
             if let (id, _) = try? auth.checkForm(request, form: form) { auth.sessions.end(id: id) }
             var response = redirect(to: "/signin")
             response.setCookie(auth.cookie(value: "", maxAge: 0, request: request))
@@ -131,32 +136,34 @@ extension Gateway {
         }
 
         router.get("/followups") { request, context -> Response in
-            guard let (_, session) = auth.session(request) else { return Self.signInRedirect(request) }
-            let model = try await self.followUpListModel(request)
+            guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+            let model = try await gateway.followUpListModel(request)
             return htmlResponse(PageViews.followUps(model, csrf: session.csrfToken))
         }
 
         router.get("/followups/rows") { request, _ -> Response in
             guard auth.session(request) != nil else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
-            return htmlResponse(PageViews.followUpResults(try await self.followUpListModel(request)))
+            return htmlResponse(PageViews.followUpResults(try await gateway.followUpListModel(request)))
         }
 
         router.get("/chats/{id}") { request, context -> Response in
-            guard let (_, session) = auth.session(request) else { return Self.signInRedirect(request) }
+            guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
             let id = try context.parameters.require("id")
-            guard let detail = try await self.chatDetail(id: id) else {
+            guard let detail = try await gateway.chatDetail(id: id) else {
                 return htmlResponse(
                     PageViews.message(title: "No such chat", text: "There is no chat \(id). It may have been removed.", csrf: session.csrfToken),
                     status: .notFound)
             }
-            return htmlResponse(PageViews.chat(detail, csrf: session.csrfToken, now: self.clock.now()))
+            return htmlResponse(
+                PageViews.chat(
+                    detail, csrf: session.csrfToken, now: gateway.clock.now(), operatorPause: gateway.currentConfig.conversation.operatorPause))
         }
 
         router.post("/chats/{id}/followup") { request, context -> Response in
             let id = try context.parameters.require("id")
             // The session cookie first: a request without one costs no body bytes.
-            guard auth.session(request) != nil else { return Self.signInRedirect(request, next: "/chats/\(id)") }
-            let form = try await Self.readForm(request)
+            guard auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
+            let form = try await Gateway.readForm(request)
             let signedIn: (id: String, session: AdminSessions.Session)
             do {
                 signedIn = try auth.checkForm(request, form: form)
@@ -166,11 +173,14 @@ extension Gateway {
             guard let enabled = form["enabled"].flatMap(Bool.init) else {
                 return htmlResponse(PageViews.message(title: "Not changed", text: "The form was incomplete.", csrf: signedIn.session.csrfToken), status: .badRequest)
             }
-            try await self.setFollowUp(chatID: id, enabled: enabled, context: context)
+            try await gateway.setFollowUp(chatID: id, enabled: enabled, context: context)
             return redirect(to: "/chats/\(id)")
         }
+        return router
     }
+}
 
+extension Gateway {
     func followUpListModel(_ request: Request) async throws -> PageViews.ListModel {
         let query = request.queryValues
         let employees = roster.roster.employees.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }

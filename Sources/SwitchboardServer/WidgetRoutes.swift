@@ -25,36 +25,6 @@ extension Gateway {
         return WebSocketServerConfiguration(maxFrameSize: largest, autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(5))
     }
 
-    func addWidgetRoutes(to router: Router<GatewayRequestContext>) {
-        let handler: @Sendable (Request, GatewayRequestContext) async throws -> Response = { request, context in
-            let id = try context.parameters.require("channel")
-            let path = context.parameters.get("path") ?? ""
-            guard let channel = self.browserChannel(id: id) else {
-                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running widget channel '\(id)'")))
-            }
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: Self.browserBodyLimit)
-            } catch is NIOTooManyBytesError {
-                return Response(status: .contentTooLarge)
-            }
-            let answer = await channel.handleBrowserRequest(
-                Self.browserRequest(request, path: path, body: Array(buffer: body), clientAddress: self.clientAddresses.client(request, context: context)))
-            var headers = HTTPFields()
-            for (name, value) in answer.headers {
-                if let field = HTTPField.Name(name) { headers[field] = value }
-            }
-            return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
-        }
-        for method in [HTTPRequest.Method.get, .head, .post, .options] {
-            router.on("/widget/{channel}/{path}", method: method, use: handler)
-        }
-        router.get("/widget/{channel}") { request, context -> Response in
-            let id = try context.parameters.require("channel")
-            return Response(status: .found, headers: [.location: "/widget/\(id)/demo"])
-        }
-    }
-
     /// Routes only WebSocket upgrades: `/widget/<channel-id>/ws`. A handshake the channel
     /// refuses (a foreign `Origin`) is answered without upgrading.
     func widgetSocketRouter() -> Router<BrowserSocketRequestContext> {
@@ -93,11 +63,51 @@ extension Gateway {
         }
         return BrowserRequest(method: request.method.rawValue, path: path, query: query, headers: headers, body: body, clientAddress: clientAddress)
     }
+}
+
+/// `/widget/<channel-id>/…` over plain HTTP, and `/`, the start page that lists the widget
+/// demos and the admin pages. (The widget's WebSockets are routed by `widgetSocketRouter`.)
+struct WidgetRoutes<Context: RequestContext>: Sendable {
+    let gateway: Gateway
+
+    var collection: RouteCollection<Context> {
+        let router = RouteCollection(context: Context.self)
+        let handler: @Sendable (Request, Context) async throws -> Response = { request, context in
+            let id = try context.parameters.require("channel")
+            let path = context.parameters.get("path") ?? ""
+            guard let channel = gateway.browserChannel(id: id) else {
+                return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no running widget channel '\(id)'")))
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Gateway.browserBodyLimit)
+            } catch is NIOTooManyBytesError {
+                return Response(status: .contentTooLarge)
+            }
+            let answer = await channel.handleBrowserRequest(
+                Gateway.browserRequest(request, path: path, body: Array(buffer: body), clientAddress: gateway.clientAddresses.client(request, context: context)))
+            var headers = HTTPFields()
+            for (name, value) in answer.headers {
+                if let field = HTTPField.Name(name) { headers[field] = value }
+            }
+            return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+        for method in [HTTPRequest.Method.get, .head, .post, .options] {
+            router.on("/widget/{channel}/{path}", method: method, use: handler)
+        }
+        router.get("/widget/{channel}") { request, context -> Response in
+            let id = try context.parameters.require("channel")
+            return Response(status: .found, headers: [.location: "/widget/\(id)/demo"])
+        }
+        router.addRoutes(index)
+        return router
+    }
 
     /// `/`: where a new user starts — the widget demos and the admin pages.
-    func addIndexRoute(to router: Router<GatewayRequestContext>) {
+    var index: RouteCollection<Context> {
+        let router = RouteCollection(context: Context.self)
         router.get("/") { _, _ -> Response in
-            let demos = self.channels.channels.compactMap { $0 as? any BrowserChannel }
+            let demos = gateway.channels.channels.compactMap { $0 as? any BrowserChannel }
                 .flatMap { channel in channel.browserPages.map { (channel.id, $0) } }
             let items = demos.map { id, page in
                 #"<li><a href="/widget/\#(id)/\#(page.path)">\#(escapeHTML(page.title))</a> <span>/widget/\#(id)/\#(page.path)</span></li>"#
@@ -115,12 +125,14 @@ extension Gateway {
                 </style></head><body>
                 <h1>Switchboard</h1><p class="sub">Your gateway is running. Clients talk to AI employees here; follow-ups go out on their own.</p>
                 <h2>Try the website chat</h2>\(list)
-                <h2>For admins</h2><ul><li><a href="/followups">Follow-ups</a> <span>chats with a reminder scheduled (admin token)</span></li>
+                <h2>For admins</h2><ul><li><a href="/chats">Chats</a> <span>every chat; reply as the employee (admin token)</span></li>
+                <li><a href="/followups">Follow-ups</a> <span>chats with a reminder scheduled (admin token)</span></li>
                 <li><a href="/healthz">Health</a> <span>/healthz</span></li><li><a href="/metrics">Metrics</a> <span>/metrics (Prometheus)</span></li></ul>
                 </body></html>
                 """
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
         }
+        return router
     }
 }
 

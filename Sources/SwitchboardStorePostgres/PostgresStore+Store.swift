@@ -43,9 +43,9 @@ extension PostgresStore {
         guard
             let row = try await tx.row(
                 """
-                INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, is_edit)
+                INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, is_edit, search_text)
                 VALUES (\(chat.id), \(message.channelID), \(message.providerMessageID), \(author.rawValue), \(message.kind.rawValue),
-                        \(message.text), \(message.receivedAt.seconds), \(message.isEdit))
+                        \(message.text), \(message.receivedAt.seconds), \(message.isEdit), \(SearchText.normalize(message.text)))
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """)
@@ -439,14 +439,15 @@ extension PostgresStore {
         }
     }
 
-    public func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
+    public func tokenUsageByDay(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
         // Summed per quarter hour — every zone's offset is a whole number of quarter hours — and
         // folded into the employee's local days here, as the SQLite store does.
         let quarters = try await read { tx in
             try await tx.rows(
                 """
                 SELECT floor(at / 900)::bigint AS quarter, sum(prompt_tokens)::bigint AS p, sum(completion_tokens)::bigint AS c
-                FROM token_usage WHERE employee_id = \(employeeID) AND at >= \(from.seconds) AND at < \(to.seconds) GROUP BY quarter
+                FROM token_usage WHERE employee_id = \(employeeID) AND at >= \(from.seconds) AND at < \(to.seconds)
+                  AND (\(purpose?.rawValue)::text IS NULL OR purpose = \(purpose?.rawValue)) GROUP BY quarter
                 """
             ).map { row -> (Int64, Int, Int) in (try row.get("quarter"), try row.get("p"), try row.get("c")) }
         }
@@ -472,6 +473,71 @@ extension PostgresStore {
     public func setCursor(_ name: String, to value: String) async throws {
         try await write { tx in
             try await tx.query("INSERT INTO cursors (name, value) VALUES (\(name), \(value)) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        }
+    }
+}
+
+extension PostgresStore {
+    /// The Chats inbox (migration 3): newest activity first, keyset pages. The search is a
+    /// substring match on the normalized texts of the chat and its messages, which pg_trgm's
+    /// indexes answer where the extension exists.
+    public func chatInbox(_ query: ChatInboxQuery) async throws -> ChatInboxPage {
+        let search = query.search.map(SearchText.normalize) ?? ""
+        var sql = SQLBuilder()
+        var conditions: [String] = []
+        if let employee = query.employeeID { conditions.append("c.employee_id = \(sql.bind(employee))") }
+        if let channel = query.channelID { conditions.append("c.channel_id = \(sql.bind(channel))") }
+        if let state = query.state {
+            switch state {
+            case .waiting: conditions.append("c.last_author = 'client'")
+            case .scheduled: conditions.append("c.followup_status IN ('scheduled', 'sending')")
+            case .finished: conditions.append("c.followup_status = 'finished'")
+            case .optedOut: conditions.append("c.opted_out")
+            case .unreachable: conditions.append("c.unreachable")
+            case .deadLetter: conditions.append("c.dead_letters > 0")
+            }
+        }
+        if let after = query.after {
+            conditions.append("(c.last_activity_at, c.id) < (\(sql.bind(after.lastActivityAt.seconds)), \(sql.bind(after.chatID)))")
+        }
+        if !search.isEmpty {
+            let pattern = "%" + search.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            let bound = sql.bind(pattern)
+            var alternatives = ["c.search_text LIKE \(bound)"]
+            // As in SQLite, message text is searched from three characters on.
+            if search.unicodeScalars.count >= 3 {
+                alternatives.append("c.id IN (SELECT m.chat_id FROM messages m WHERE m.search_text LIKE \(bound))")
+            }
+            if !query.employeesMatchingSearch.isEmpty {
+                alternatives.append("c.employee_id = ANY(\(sql.bind(query.employeesMatchingSearch.sorted())))")
+            }
+            conditions.append("(" + alternatives.joined(separator: " OR ") + ")")
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let limit = sql.bind(query.limit + 1)
+        let pageQuery = sql.query(
+            """
+            SELECT c.*, f.state AS followup_state,
+              (SELECT m.text FROM messages m WHERE m.chat_id = c.id ORDER BY m.id DESC LIMIT 1) AS last_text
+            FROM chats c LEFT JOIN followups f ON f.chat_id = c.id
+            \(whereClause)
+            ORDER BY c.last_activity_at DESC, c.id DESC LIMIT \(limit)
+            """)
+        return try await read { tx in
+            var items = try await tx.rows(pageQuery).map { row in
+                ChatInboxRow(
+                    chat: try Self.chat(row), lastActivityAt: try row.requiredDate("last_activity_at"),
+                    lastAuthor: try row.get("last_author", as: String?.self).flatMap(Author.init(rawValue:)), lastMessage: try row.get("last_text"),
+                    followUp: try row.get("followup_state", as: String?.self).map(Self.decodeState) ?? FollowUpState(),
+                    deadLetters: try row.get("dead_letters", as: Int.self))
+            }
+            var next: ChatInboxCursor?
+            if items.count > query.limit {
+                items.removeLast()
+                next = items.last?.cursor
+            }
+            return ChatInboxPage(items: items, next: next)
         }
     }
 }

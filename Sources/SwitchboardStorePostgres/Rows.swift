@@ -117,9 +117,9 @@ extension PostgresStore {
         guard
             let row = try await tx.row(
                 """
-                INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step, outbox_id)
+                INSERT INTO messages (chat_id, channel_id, provider_message_id, author, kind, text, at, followup_step, outbox_id, search_text)
                 VALUES (\(chat.id), \(chat.channelID), \(providerMessageID), \(author.rawValue), \(kind.rawValue), \(text), \(at.seconds),
-                        \(step), \(outboxID))
+                        \(step), \(outboxID), \(SearchText.normalize(text)))
                 RETURNING id
                 """)
         else { throw PostgresStoreError("an insert returned no id") }

@@ -159,5 +159,86 @@ enum Schema {
             END $$
             """,
         ]),
+        Migration(version: 3, name: "the Chats inbox: activity order, state columns, message search", statements: [
+            // What the inbox sorts and filters by, on the chat itself, kept in step by triggers
+            // (as in SQLite's v8-chat-inbox), so no write path has to remember them.
+            "ALTER TABLE chats ADD COLUMN last_activity_at double precision NOT NULL DEFAULT 0",
+            "ALTER TABLE chats ADD COLUMN last_author text",
+            "ALTER TABLE chats ADD COLUMN followup_status text NOT NULL DEFAULT 'idle'",
+            "ALTER TABLE chats ADD COLUMN opted_out boolean NOT NULL DEFAULT false",
+            "ALTER TABLE chats ADD COLUMN dead_letters integer NOT NULL DEFAULT 0",
+            // Normalized text (SearchText.normalize) written with each message; older messages
+            // get their lower-cased text, which finds them by case-insensitive search.
+            "ALTER TABLE messages ADD COLUMN search_text text",
+            "UPDATE messages SET search_text = lower(text)",
+            """
+            UPDATE chats SET
+              last_activity_at = greatest(created_at, coalesce((SELECT max(m.at) FROM messages m WHERE m.chat_id = chats.id), 0)),
+              last_author = (SELECT m.author FROM messages m
+                             WHERE m.chat_id = chats.id AND m.author <> 'system' AND NOT m.is_edit AND m.kind <> 'reaction'
+                             ORDER BY m.id DESC LIMIT 1),
+              followup_status = coalesce((SELECT f.status FROM followups f WHERE f.chat_id = chats.id), 'idle'),
+              opted_out = coalesce((SELECT (f.state::jsonb ->> 'optOut') = 'client' FROM followups f WHERE f.chat_id = chats.id), false),
+              dead_letters = (SELECT count(*) FROM outbox o WHERE o.chat_id = chats.id AND o.status = 'dead')
+            """,
+            "CREATE INDEX chats_activity ON chats(last_activity_at DESC, id DESC)",
+            "CREATE INDEX chats_employee_activity ON chats(employee_id, last_activity_at DESC, id DESC)",
+            "CREATE INDEX chats_channel_activity ON chats(channel_id, last_activity_at DESC, id DESC)",
+            "CREATE INDEX chats_waiting ON chats(last_activity_at DESC, id DESC) WHERE last_author = 'client'",
+            "CREATE INDEX chats_scheduled ON chats(last_activity_at DESC, id DESC) WHERE followup_status IN ('scheduled', 'sending')",
+            "CREATE INDEX chats_finished ON chats(last_activity_at DESC, id DESC) WHERE followup_status = 'finished'",
+            "CREATE INDEX chats_opted_out ON chats(last_activity_at DESC, id DESC) WHERE opted_out",
+            "CREATE INDEX chats_unreachable ON chats(last_activity_at DESC, id DESC) WHERE unreachable",
+            "CREATE INDEX chats_dead_letters ON chats(last_activity_at DESC, id DESC) WHERE dead_letters > 0",
+            """
+            CREATE FUNCTION switchboard_inbox_created() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              NEW.last_activity_at := greatest(NEW.last_activity_at, NEW.created_at);
+              RETURN NEW;
+            END $$
+            """,
+            "CREATE TRIGGER chats_inbox_created BEFORE INSERT ON chats FOR EACH ROW EXECUTE FUNCTION switchboard_inbox_created()",
+            """
+            CREATE FUNCTION switchboard_inbox_message() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              UPDATE chats SET last_activity_at = greatest(last_activity_at, NEW.at),
+                last_author = CASE WHEN NEW.author <> 'system' AND NOT NEW.is_edit AND NEW.kind <> 'reaction' THEN NEW.author ELSE last_author END
+              WHERE id = NEW.chat_id;
+              RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER chats_inbox_message AFTER INSERT ON messages FOR EACH ROW EXECUTE FUNCTION switchboard_inbox_message()",
+            """
+            CREATE FUNCTION switchboard_inbox_followup() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              UPDATE chats SET followup_status = NEW.status, opted_out = coalesce((NEW.state::jsonb ->> 'optOut') = 'client', false)
+              WHERE id = NEW.chat_id AND (followup_status, opted_out) IS DISTINCT FROM
+                (NEW.status, coalesce((NEW.state::jsonb ->> 'optOut') = 'client', false));
+              RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER chats_inbox_followup AFTER INSERT OR UPDATE OF status, state ON followups FOR EACH ROW EXECUTE FUNCTION switchboard_inbox_followup()",
+            """
+            CREATE FUNCTION switchboard_inbox_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+              was_dead boolean := TG_OP = 'UPDATE' AND OLD.status = 'dead';
+              is_dead boolean := NEW.status = 'dead';
+            BEGIN
+              IF was_dead <> is_dead THEN
+                UPDATE chats SET dead_letters = dead_letters + CASE WHEN is_dead THEN 1 ELSE -1 END WHERE id = NEW.chat_id;
+              END IF;
+              RETURN NULL;
+            END $$
+            """,
+            "CREATE TRIGGER chats_inbox_outbox AFTER INSERT OR UPDATE OF status ON outbox FOR EACH ROW EXECUTE FUNCTION switchboard_inbox_outbox()",
+            """
+            DO $$ BEGIN
+              IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                CREATE INDEX chats_search ON chats USING gin (search_text gin_trgm_ops);
+                CREATE INDEX messages_search ON messages USING gin (search_text gin_trgm_ops);
+              END IF;
+            END $$
+            """,
+        ]),
     ]
 }

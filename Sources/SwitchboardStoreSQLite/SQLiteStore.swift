@@ -262,6 +262,7 @@ public final class SQLiteStore: Store {
                       WHERE provider_message_id IS NOT NULL AND author NOT IN ('client', 'system');
                     """)
         }
+        registerInboxMigration(&migrator)
         return migrator
     }
 
@@ -308,7 +309,9 @@ public final class SQLiteStore: Store {
                 arguments: [chat.id, message.channelID, message.providerMessageID, author.rawValue,
                             message.kind.rawValue, message.text, message.receivedAt.timeIntervalSince1970, message.isEdit])
             guard db.changesCount > 0 else { return .rollback }
-            let stored = StoredMessage(id: db.lastInsertedRowID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
+            let messageID = db.lastInsertedRowID
+            try Self.indexMessage(db, id: messageID, text: message.text)
+            let stored = StoredMessage(id: messageID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
                                        at: message.receivedAt, providerMessageID: message.providerMessageID, isEdit: message.isEdit)
             if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
             try self.transition(db, chat: chat, record.followUp)
@@ -725,7 +728,7 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
+    public func tokenUsageByDay(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
         // SQLite knows no time zones, so sum per quarter hour — every zone's offset is a whole
         // number of quarter hours — and fold the quarters into the employee's local days here.
         let quarters = try await db.read { db in
@@ -733,9 +736,9 @@ public final class SQLiteStore: Store {
                 db,
                 sql: """
                     SELECT CAST(at / 900 AS INTEGER) AS quarter, sum(prompt_tokens) AS p, sum(completion_tokens) AS c
-                    FROM token_usage WHERE employee_id = ? AND at >= ? AND at < ? GROUP BY quarter
+                    FROM token_usage WHERE employee_id = ? AND at >= ? AND at < ? AND (?4 IS NULL OR purpose = ?4) GROUP BY quarter
                     """,
-                arguments: [employeeID, from.timeIntervalSince1970, to.timeIntervalSince1970]
+                arguments: [employeeID, from.timeIntervalSince1970, to.timeIntervalSince1970, purpose?.rawValue]
             ).map { row -> (Int64, Int, Int) in (row["quarter"], row["p"], row["c"]) }
         }
         var days: [LocalDate: TokenUsage] = [:]

@@ -178,6 +178,76 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             }
             try ensure(try await store.pendingFollowUps(FollowUpQuery(search: "smith")).total == 0, "a finished chain is not pending")
         },
+        StoreContract(name: "chat inbox: newest activity first, keyset pages, finished chains stay listed") { store in
+            let a = try await newChat(store, key: "a", name: "Ana K")
+            let b = try await newChat(store, key: "b", name: "Boris M")
+            let c = try await newChat(store, key: "c", name: "Chen L")
+            // New activity moves a chat to the top: a client's message, then an operator's.
+            _ = try await store.recordInbound(inbound("a-2", key: "a", name: "Ana K", at: t0.addingTimeInterval(300), text: "second"), employeeID: "alexey") { _, _ in [] }
+            _ = try await store.appendMessage(NewMessage(chatID: b.id, author: .operator, text: "on it", at: t0.addingTimeInterval(200)), followUp: nil)
+            let all = try await store.chatInbox(ChatInboxQuery())
+            try ensure(all.items.map(\.chat.id) == [a.id, b.id, c.id] && all.next == nil, "order: \(all.items.map(\.chat.title))")
+            try ensure(all.items[0].lastActivityAt == t0.addingTimeInterval(300) && all.items[0].lastMessage == "second", "activity and preview")
+            try ensure(all.items[0].lastAuthor == .client && all.items[1].lastAuthor == .operator, "last authors")
+            let first = try await store.chatInbox(ChatInboxQuery(limit: 2))
+            try ensure(first.items.map(\.chat.id) == [a.id, b.id] && first.next == first.items.last?.cursor, "first page")
+            let second = try await store.chatInbox(ChatInboxQuery(after: first.next, limit: 2))
+            try ensure(second.items.map(\.chat.id) == [c.id] && second.next == nil, "second page: \(second.items.map(\.chat.title))")
+            try await store.updateFollowUp(chatID: c.id) { state, _ in
+                state.status = .finished
+                return []
+            }
+            let finished = try await store.chatInbox(ChatInboxQuery(state: .finished))
+            try ensure(finished.items.map(\.chat.id) == [c.id], "a finished chain is listed: \(finished.items.map(\.chat.title))")
+        },
+        StoreContract(name: "chat inbox: filters by employee, channel and every state") { store in
+            let waiting = try await newChat(store, key: "w", name: "Waiting W", employee: "maria")
+            let scheduled = try await newChat(store, key: "s", name: "Sched S")
+            let opted = try await newChat(store, key: "o", name: "Opted O")
+            let gone = try await newChat(store, key: "u", name: "Gone U")
+            let dead = try await newChat(store, key: "d", name: "Dead D")
+            _ = try await store.recordInbound(inbound("wa-1", key: "x", channel: "wa", name: "Other Channel"), employeeID: "alexey") { _, _ in [] }
+            for chat in [scheduled, opted, gone, dead] {
+                _ = try await store.appendMessage(NewMessage(chatID: chat.id, author: .employee, text: "answer", at: t0.addingTimeInterval(10)), followUp: nil)
+            }
+            try await schedule(store, scheduled, at: t0.addingTimeInterval(3600))
+            try await store.updateFollowUp(chatID: opted.id) { state, _ in
+                state.optOut = .client
+                state.status = .cancelled
+                return []
+            }
+            _ = try await store.updateChat(id: gone.id, { $0.unreachable = true }, followUp: nil)
+            let failed = NewOutboxEntry(chatID: dead.id, purpose: .reply, idempotencyKey: "reply:dead", text: "x", notBefore: t0, failure: "refused")
+            _ = try await store.enqueue(failed, usage: nil, followUp: nil)
+            func ids(_ query: ChatInboxQuery) async throws -> Set<String> { Set(try await store.chatInbox(query).items.map(\.chat.id)) }
+            try ensure(try await ids(ChatInboxQuery(state: .waiting)).contains(waiting.id), "waiting")
+            try ensure(!(try await ids(ChatInboxQuery(state: .waiting)).contains(scheduled.id)), "answered is not waiting")
+            try ensure(try await ids(ChatInboxQuery(state: .scheduled)) == [scheduled.id], "scheduled")
+            try ensure(try await ids(ChatInboxQuery(state: .optedOut)) == [opted.id], "opted out")
+            try ensure(try await ids(ChatInboxQuery(state: .unreachable)) == [gone.id], "unreachable")
+            try ensure(try await ids(ChatInboxQuery(state: .deadLetter)) == [dead.id], "dead letter")
+            try ensure(try await ids(ChatInboxQuery(employeeID: "maria")) == [waiting.id], "employee")
+            try ensure(try await ids(ChatInboxQuery(channelID: "wa")).count == 1, "channel")
+            try ensure(try await ids(ChatInboxQuery(employeeID: "maria", state: .scheduled)).isEmpty, "employee and state")
+            let row = try await store.chatInbox(ChatInboxQuery(state: .deadLetter)).items.first
+            try ensure(row?.deadLetters == 1 && row?.states.contains(.deadLetter) == true, "dead letter count: \(String(describing: row))")
+        },
+        StoreContract(name: "chat inbox: search by title, client, employee name and message text") { store in
+            let alena = try await newChat(store, key: "a", name: "Алёна Ершова")
+            let bob = try await newChat(store, key: "b", name: "Bob Stone", employee: "maria")
+            _ = try await store.appendMessage(NewMessage(chatID: bob.id, author: .employee, text: "Your Deluxe room is booked", at: t0.addingTimeInterval(5)), followUp: nil)
+            _ = try await store.recordInbound(inbound("a-2", key: "a", name: "Алёна Ершова", at: t0.addingTimeInterval(9), text: "Можно ПОЗДНИЙ выезд?"), employeeID: "alexey") { _, _ in [] }
+            func ids(_ search: String, names: Set<String> = []) async throws -> [String] {
+                try await store.chatInbox(ChatInboxQuery(search: SearchText.normalize(search), employeesMatchingSearch: names)).items.map(\.chat.id)
+            }
+            try ensure(try await ids("алена") == [alena.id], "title without ё")
+            try ensure(try await ids("deluxe") == [bob.id], "message text, case-insensitive")
+            try ensure(try await ids("поздний выезд") == [alena.id], "Cyrillic message text")
+            try ensure(try await ids("maria", names: ["maria"]) == [bob.id], "employee name")
+            try ensure(try await ids("zzz").isEmpty, "no match")
+            try ensure(try await ids("bo") == [bob.id], "two letters match titles")
+            try ensure(try await store.chatInbox(ChatInboxQuery(employeeID: "alexey", search: "deluxe")).items.isEmpty, "search within an employee")
+        },
         StoreContract(name: "search ignores accents and follows renamed chats") { store in
             let alena = try await newChat(store, key: "a", name: "Алёна Ершова")
             let jose = try await newChat(store, key: "b", name: "José Núñez")
@@ -216,6 +286,10 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try ensure(days.map(\.usage) == [TokenUsage(promptTokens: 30, completionTokens: 2), TokenUsage(promptTokens: 40, completionTokens: 1)], "sums: \(days)")
             let utc = try await store.tokenUsageByDay(employeeID: "alexey", from: evening, to: .distantFuture, timeZone: .gmt)
             try ensure(utc.map(\.date.description) == ["2026-11-20", "2026-11-21"] && utc.map(\.usage.promptTokens) == [70, 80], "UTC days: \(utc)")
+            try await store.recordUsage(UsageRecord(employeeID: "alexey", chatID: chat.id, purpose: .reminder, usage: TokenUsage(promptTokens: 5, completionTokens: 0), model: "m", at: evening))
+            let replies = try await store.tokenUsageByDay(employeeID: "alexey", purpose: .reply, from: evening, to: .distantFuture, timeZone: .gmt)
+            let reminders = try await store.tokenUsageByDay(employeeID: "alexey", purpose: .reminder, from: evening, to: .distantFuture, timeZone: .gmt)
+            try ensure(replies.map(\.usage.promptTokens) == [70, 80] && reminders.map(\.usage.promptTokens) == [5], "by purpose: \(replies) \(reminders)")
         },
         StoreContract(name: "message ids order a chat for replay; delivery to an offline recipient is recorded once") { store in
             let chat = try await newChat(store)

@@ -99,8 +99,9 @@ struct FollowUpsBrowserTests {
             #expect(try await browser.element(".timeline").text().contains("Cancelled · step 2"))
             try await browser.saveScreenshot(to: Screenshots.url("followups-chat-off.png"), fullPage: true)
 
-            // Back on the list, Ana's chat has left it; clicking anywhere on a row opens that chat.
-            try await browser.element("a.back").click()
+            // Back on the list, Ana's chat has left it (the Chats inbox keeps it); clicking anywhere
+            // on a row opens that chat.
+            try await browser.element("nav.nav a[href='/followups']").click()
             try await browser.waitForElement("table.list")
             #expect(try await !browser.rowTitles().contains("Ana K"))
             try await browser.element("tbody tr td[data-label=Employee]").click()

@@ -64,6 +64,9 @@ public protocol Store: CursorStore {
     func decisions(chatID: String) async throws -> [FollowUpDecision]
     /// Chats with a pending reminder, soonest first.
     func pendingFollowUps(_ query: FollowUpQuery) async throws -> FollowUpPage
+    /// Every chat, newest activity first (the Chats inbox), filtered and searched as `query`
+    /// says, one keyset page at a time. A chat stays listed whatever its chain does.
+    func chatInbox(_ query: ChatInboxQuery) async throws -> ChatInboxPage
 
     // MARK: Outbox
 
@@ -88,9 +91,9 @@ public protocol Store: CursorStore {
 
     func recordUsage(_ usage: UsageRecord) async throws
     func tokenUsage(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date) async throws -> TokenUsage
-    /// The employee's usage in `from..<to`, summed per local day in `timeZone`; days without
-    /// usage are left out.
-    func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage]
+    /// The employee's usage in `from..<to` (of one purpose, or all when `nil`), summed per local
+    /// day in `timeZone`; days without usage are left out.
+    func tokenUsageByDay(employeeID: String, purpose: UsagePurpose?, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage]
     func usage(chatID: String) async throws -> [UsageRecord]
     func cursor(_ name: String) async throws -> String?
     func setCursor(_ name: String, to value: String) async throws
@@ -352,6 +355,11 @@ extension Store {
 
     public func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry? {
         try await enqueue(entry, usage: usage, chatChange: nil, followUp: followUp)
+    }
+
+    /// Every purpose's usage per local day.
+    public func tokenUsageByDay(employeeID: String, from: Date, to: Date, timeZone: TimeZone) async throws -> [DailyTokenUsage] {
+        try await tokenUsageByDay(employeeID: employeeID, purpose: nil, from: from, to: to, timeZone: timeZone)
     }
 
     /// Looks up a chat that must exist.
