@@ -176,6 +176,10 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
     static func classify(_ error: CurlError) -> DeliveryError {
         let reply = error.serverReply ?? error.message
         let code = error.responseCode
+        // 535 is a 5xx, but about our credentials, not this mail: it goes once they are fixed.
+        if error.code == CurlError.loginDenied {
+            return DeliveryError(.retryable, "the SMTP server refused the username or password (fix smtp.username/password): SMTP \(reply)")
+        }
         if (400..<500).contains(code) { return DeliveryError(.retryable, "SMTP \(reply)") }
         if (500..<600).contains(code) {
             let toRecipient = error.lastCommand?.uppercased().hasPrefix("RCPT") == true
@@ -184,7 +188,6 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
             return DeliveryError(.permanent, "SMTP \(reply)")
         }
         switch error.code {
-        case CurlError.loginDenied: return DeliveryError(.retryable, "the SMTP server refused the username or password (fix smtp.username/password): \(error)")
         case CurlError.useSSLFailed: return DeliveryError(.retryable, "the SMTP server offers no STARTTLS; use smtps:// or a server with TLS: \(error)")
         case CurlError.peerFailedVerification: return DeliveryError(.retryable, "the SMTP server's TLS certificate did not verify: \(error)")
         default: return DeliveryError(.retryable, "\(error)")
