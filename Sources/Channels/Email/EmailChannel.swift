@@ -176,6 +176,11 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
     static func classify(_ error: CurlError) -> DeliveryError {
         let reply = error.serverReply ?? error.message
         let code = error.responseCode
+        // Refused credentials (535, or libcurl's login-denied) are a setting to fix, not a
+        // message that can never go: retried, so mail waits until the password is corrected.
+        if error.code == CurlError.loginDenied || code == 535 || error.lastCommand == "AUTH" {
+            return DeliveryError(.retryable, "the SMTP server refused the username or password (fix smtp.username/password): SMTP \(reply)")
+        }
         if (400..<500).contains(code) { return DeliveryError(.retryable, "SMTP \(reply)") }
         if (500..<600).contains(code) {
             let toRecipient = error.lastCommand?.uppercased().hasPrefix("RCPT") == true
