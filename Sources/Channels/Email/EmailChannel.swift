@@ -176,8 +176,9 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
     static func classify(_ error: CurlError) -> DeliveryError {
         let reply = error.serverReply ?? error.message
         let code = error.responseCode
-        // 535 is a 5xx, but about our credentials, not this mail: it goes once they are fixed.
-        if error.code == CurlError.loginDenied {
+        // Refused credentials (535, or libcurl's login-denied) are a setting to fix, not a
+        // message that can never go: retried, so mail waits until the password is corrected.
+        if error.code == CurlError.loginDenied || code == 535 || error.lastCommand == "AUTH" {
             return DeliveryError(.retryable, "the SMTP server refused the username or password (fix smtp.username/password): SMTP \(reply)")
         }
         if (400..<500).contains(code) { return DeliveryError(.retryable, "SMTP \(reply)") }
