@@ -157,6 +157,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardScheduler",
                 "SwitchboardChannelKit", "SwitchboardComposer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -252,7 +253,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardCLITests",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
@@ -262,7 +263,9 @@ let package = Package(
         // into a temporary directory), or the one SWITCHBOARD_TEST_POSTGRES_URL names.
         .testTarget(
             name: "SwitchboardStorePostgresTests",
-            dependencies: ["SwitchboardStorePostgres", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwitchboardStorePostgres", "SwitchboardScheduler", "SwitchboardTesting", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SwitchboardSchedulerTests",
