@@ -31,7 +31,7 @@ extension Scheduler {
             let now = clock.now()
             guard let planner = planner(for: item.chat) else {
                 // The employee is gone from config: nothing can be composed in their name.
-                try await store.updateFollowUp(chatID: item.chat.id) { state, chat in
+                try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, chat in
                     FollowUpPlanner(chain: .disabled, hours: .always).apply(.chainChanged(at: now), to: &state, facts: .init(chat: chat))
                 }
                 return

@@ -18,6 +18,19 @@ extension TelegramChannel {
             return
         }
         let lease = PollerLease(shared: shared, name: pollerLeaseName, duration: .seconds(configuration.pollTimeout + 60))
+        do {
+            try await pollWhenLeased(lease)
+        } catch {
+            await lease.releaseShielded()
+            throw error
+        }
+        // Let a standby process (or this channel's replacement after a reload) take over now
+        // rather than when the lease lapses.
+        await lease.releaseShielded()
+    }
+
+    /// Polls while `lease` is this process's; stands by while another process holds it.
+    private func pollWhenLeased(_ lease: PollerLease) async throws {
         var standingBy = false
         var backoff = Backoff()
         while !Task.isCancelled {
@@ -31,7 +44,7 @@ extension TelegramChannel {
                 }
                 if !standingBy { logger.info("Another gateway process polls this bot; standing by") }
                 standingBy = true
-                guard await pause(.seconds(5)) else { break }
+                guard await pause(.seconds(3)) else { break }
             } catch let error as TelegramError {
                 throw error
             } catch {
@@ -40,8 +53,6 @@ extension TelegramChannel {
                 guard await pause(backoff.next(after: nil)) else { break }
             }
         }
-        // Let a standby process take over now rather than when the lease lapses.
-        Task { [lease] in try? await lease.release() }
     }
 
     /// The offset advances only after the intake has durably stored a batch, and is persisted
@@ -219,7 +230,10 @@ struct PollerLease: Sendable {
         return try await shared.acquireLease(name, owner: owner, now: now, until: now.addingTimeInterval(duration.seconds))
     }
 
-    func release() async throws { try await shared.releaseLease(name, owner: owner, now: Date()) }
+    /// Gives the lease up, even from a cancelled task (a stopping channel).
+    func releaseShielded() async {
+        await Task { try? await shared.releaseLease(name, owner: owner, now: Date()) }.value
+    }
 }
 
 /// Exponential backoff for the polling loop: 1 s doubling to 60 s, or exactly what Telegram
