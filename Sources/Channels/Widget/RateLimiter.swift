@@ -69,11 +69,6 @@ final class KeyedRateLimiter: Sendable {
     private let perSecond: Double
     private let state = Mutex(State())
 
-    init(capacity: Int, perMinute: Int) {
-        self.capacity = capacity
-        self.perSecond = Double(perMinute) / 60
-    }
-
     init(capacity: Int, perSecond: Double) {
         self.capacity = capacity
         self.perSecond = perSecond
