@@ -5,7 +5,7 @@ import Testing
 
 /// Two gateways on one database stand for two processes behind a load balancer: what one
 /// admin request set up, a request to the other sees.
-@Suite(.serialized) struct SharedStateTests {
+@Suite(.serialized, .awaitedTeardown) struct SharedStateTests {
     /// Two gateways sharing a SQLite file in a folder of its own.
     func withTwoGateways(_ body: (GatewayHarness, GatewayHarness) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sb-shared-\(UUID().uuidString)")
@@ -27,9 +27,11 @@ import Testing
     @Test func aSessionSignedInOnOneProcessWorksOnAnotherAndSignsOutEverywhere() async throws {
         try await withTwoGateways { a, b in
             let browser = a.pageClient()
+            onTeardown { await browser.shutdown() }
             #expect(try await browser.signIn().status == 303)
             let cookie = try #require(browser.sessionCookie)
             let other = b.pageClient()
+            onTeardown { await other.shutdown() }
             let page = try await other.get("/followups", headers: [("Cookie", cookie)])
             #expect(page.status == 200, "the other process knows the session: \(page.status) \(page.location ?? "")")
             let csrf = try #require(PageClient.csrf(in: page.body))

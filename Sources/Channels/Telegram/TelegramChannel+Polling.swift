@@ -230,9 +230,16 @@ struct PollerLease: Sendable {
         return try await shared.acquireLease(name, owner: owner, now: now, until: now.addingTimeInterval(duration.seconds))
     }
 
-    /// Gives the lease up, even from a cancelled task (a stopping channel).
+    /// Gives the lease up, even from a cancelled task (a stopping channel). Bounded: a stopping
+    /// gateway does not wait on an unreachable database; the lease then lapses on its own.
     func releaseShielded() async {
-        await Task { try? await shared.releaseLease(name, owner: owner, now: Date()) }.value
+        let release = Task { [shared, name, owner] in try? await shared.releaseLease(name, owner: owner, now: Date()) }
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(2))
+            release.cancel()
+        }
+        _ = await release.value
+        deadline.cancel()
     }
 }
 
