@@ -174,6 +174,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardScheduler",
                 "SwitchboardChannelKit", "SwitchboardComposer",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -302,7 +303,7 @@ let package = Package(
         .testTarget(
             name: "SwitchboardCLITests",
             dependencies: [
-                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardTesting",
+                "SwitchboardCore", "SwitchboardConfig", "SwitchboardStoreSQLite", "SwitchboardStorePostgres", "SwitchboardFakes", "SwitchboardTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict),
@@ -314,7 +315,9 @@ let package = Package(
         // into a temporary directory), or the one SWITCHBOARD_TEST_POSTGRES_URL names.
         .testTarget(
             name: "SwitchboardStorePostgresTests",
-            dependencies: ["SwitchboardStorePostgres", "SwitchboardStoreSQLite", "SwitchboardTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwitchboardStorePostgres", "SwitchboardStoreSQLite", "SwitchboardScheduler", "SwitchboardTesting", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "SwitchboardSchedulerTests",

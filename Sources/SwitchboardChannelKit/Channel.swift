@@ -65,12 +65,16 @@ public struct ChannelEnvironment: Sendable {
     /// refuses its credentials (a revoked access token) and recovers it on the next success;
     /// `nil` where the host reports none.
     public var health: ComponentHealth?
+    /// State every gateway process sharing the store sees alike (a polling lease, rate limits);
+    /// `nil` where the host runs one process only and offers none.
+    public var shared: (any SharedStateStore)?
 
     public init(
         channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
         cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil,
-        health: ComponentHealth? = nil
+        health: ComponentHealth? = nil, shared: (any SharedStateStore)? = nil
     ) {
+        self.shared = shared
         self.channelID = channelID
         self.employeeID = employeeID
         self.httpClient = httpClient

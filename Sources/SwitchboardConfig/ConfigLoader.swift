@@ -211,6 +211,7 @@ public struct ConfigLoader: Sendable {
         if let workers = top.mapping("workers") {
             if let count = workers.int("compositions", range: 1...256) { config.workers.compositions = count }
             if let count = workers.int("deliveries", range: 1...1024) { config.workers.deliveries = count }
+            if let seconds = workers.int("lease_seconds", range: 2...3600) { config.workers.leaseSeconds = seconds }
             workers.finish()
         }
         if let scale = top.double("time_scale", range: 0.001...1_000_000) { config.timeScale = scale }

@@ -126,6 +126,11 @@ public struct GatewayConfig: Sendable {
         public var compositions = 4
         /// `deliveries`: messages handed to channels at once (each channel's send-rate cap applies on top). Default 8.
         public var deliveries = 8
+        /// `lease_seconds`: how long, in real time, a process holds a reminder, reply or delivery
+        /// it claimed. After a crash its work waits this long before another process takes it
+        /// over; work that takes longer than this may be taken over while under way (its late
+        /// result is then refused). Default 120.
+        public var leaseSeconds = 120
     }
 
     /// The roster the core works with.

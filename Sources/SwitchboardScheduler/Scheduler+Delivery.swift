@@ -26,26 +26,26 @@ extension Scheduler {
                 let state = try await store.followUpState(chatID: chat.id)
                 guard let state, state.run == entry.followUpRun, [.scheduled, .sending, .finished].contains(state.status) else {
                     try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain stopped before the template went out"),
-                                             chatChange: nil, followUp: nil)
+                                             lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                     return
                 }
             } else if entry.purpose == .reminder {
                 let state = try await store.followUpState(chatID: chat.id)
                 guard let state, state.status == .sending, state.run == entry.followUpRun, state.step == entry.followUpStep else {
                     try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain moved on before delivery"),
-                                             chatChange: nil, followUp: nil)
+                                             lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                     return
                 }
             }
             if entry.purpose == .reply, let paused = chat.aiPausedUntil, paused > clock.now() {
                 // Composed just before a human operator wrote: the AI does not talk over them.
                 try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "an operator took the chat over"),
-                                         chatChange: nil, followUp: nil)
+                                         lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                 logger.debug("AI reply withheld: an operator is answering")
                 return
             }
             if chat.unreachable {
-                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), chatChange: nil) {
+                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), lease: outboxEntry.lease, chatChange: nil) {
                     state, chat in planner?.apply(.chatUnreachable(at: self.clock.now()), to: &state, facts: .init(chat: chat)) ?? []
                 }
                 return
@@ -56,7 +56,7 @@ extension Scheduler {
                 try await store.complete(
                     outboxID: outboxEntry.id,
                     .postponed(at: clock.now(plusReal: configuration.channelRetry), reason: "channel_unavailable: channel \(chat.channelID) is not running"),
-                    chatChange: nil, followUp: nil)
+                    lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                 return
             }
             do {
@@ -65,7 +65,7 @@ extension Scheduler {
                 // Shutting down while waiting for a slot: nothing went out, so it is not an attempt.
                 try await recordShielded {
                     try await self.store.complete(outboxID: outboxEntry.id, .postponed(at: self.clock.now(), reason: "not sent: the gateway stopped"),
-                                                  chatChange: nil, followUp: nil)
+                                                  lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                 }
                 return
             }
@@ -97,6 +97,10 @@ extension Scheduler {
             }
             logger.event(entry.purpose == .reminder ? "reminder sent" : "reply sent", sent, personal: ["message.text": "\(entry.text)"])
             try await recordSent(outboxEntry, receipt: receipt, planner: planner, logger: logger)
+        } catch StoreError.leaseLost(let lease, let id) {
+            // This delivery outlived its lease and another process took the entry over (as an
+            // interrupted delivery, which it ends as a dead letter rather than resend it).
+            leaseLost(lease, id: id, what: "delivery outcome", logger: logger)
         } catch is CancellationError {
             // Shutdown cut the delivery short (what a provider accepted is recorded shielded).
             // The entry stays leased; after the lease it counts as interrupted, never sent twice.
@@ -119,7 +123,7 @@ extension Scheduler {
                 try await recordShielded {
                     try await self.store.complete(
                         outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs, delivered: receipt.delivered),
-                        chatChange: nil
+                        lease: outboxEntry.lease, chatChange: nil
                     ) { state, chat in
                         guard let planner else { return [] }
                         let facts = FollowUpPlanner.ChatFacts(chat: chat)
@@ -142,6 +146,8 @@ extension Scheduler {
                 if entry.purpose != .autoReply { nudge(.reminders) }
                 return
             } catch {
+                // Another claimer holds the entry now: trying again cannot change that.
+                if case StoreError.leaseLost = error { throw error }
                 attempt += 1
                 logger.error("recording a delivered message failed", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 if attempt >= 3 { throw error }
@@ -156,7 +162,7 @@ extension Scheduler {
             try await retryOrFail(outboxEntry, chat: chat, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
         case .unreachable:
             let now = clock.now()
-            try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), chatChange: { $0.unreachable = true }) {
+            try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), lease: outboxEntry.lease, chatChange: { $0.unreachable = true }) {
                 state, chat in planner?.apply(.chatUnreachable(at: now), to: &state, facts: .init(chat: chat)) ?? []
             }
             logger.event("dead letter", level: .warning, deadLetter(outboxEntry, error: error.message, reason: .chatUnreachable))
@@ -180,7 +186,7 @@ extension Scheduler {
         }
         let now = clock.now()
         let moved = Captured(false)
-        try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error), chatChange: nil) { state, chat in
+        try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error), lease: outboxEntry.lease, chatChange: nil) { state, chat in
             guard let planner, state.run == run else { return [] }
             let log = planner.apply(.reminderWindowClosed(step: step, at: now, detail: "the provider refused the free-form reminder: \(error)"),
                                     to: &state, facts: .init(chat: chat))
@@ -220,14 +226,14 @@ extension Scheduler {
         {
             next = open
         }
-        try await store.complete(outboxID: entry.id, .retry(at: next, error: error), chatChange: nil, followUp: nil)
+        try await store.complete(outboxID: entry.id, .retry(at: next, error: error), lease: entry.lease, chatChange: nil, followUp: nil)
         logger.info("delivery will be retried", metadata: ["error": "\(error)", "outbox.attempt": "\(entry.attempts)"])
     }
 
     /// Ends an entry as a dead letter; a reminder's chain records why it stopped.
     private func fail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, logger: Logger) async throws {
         let now = clock.now()
-        try await store.complete(outboxID: entry.id, .dead(at: now, error: error), chatChange: nil) { state, chat in
+        try await store.complete(outboxID: entry.id, .dead(at: now, error: error), lease: entry.lease, chatChange: nil) { state, chat in
             guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun,
                 !OutboxKey(rawValue: entry.entry.idempotencyKey).isReengagement
             else { return [] }

@@ -31,7 +31,7 @@ extension Scheduler {
             let now = clock.now()
             guard let planner = planner(for: item.chat) else {
                 // The employee is gone from config: nothing can be composed in their name.
-                try await store.updateFollowUp(chatID: item.chat.id) { state, chat in
+                try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, chat in
                     FollowUpPlanner(chain: .disabled, hours: .always).apply(.chainChanged(at: now), to: &state, facts: .init(chat: chat))
                 }
                 return
@@ -40,7 +40,7 @@ extension Scheduler {
             let facts = try await facts(for: item.chat, employee: employee, now: now)
             let maxAttempts = configuration.maxCompositionAttempts
             let verdict = Captured<FollowUpPlanner.Verdict>(.notNow)
-            let state = try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
+            let state = try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                 var log: [FollowUpDecision] = []
                 var v = planner.fire(state: &state, now: now, facts: facts, log: &log)
                 // Counted before composing, in this transaction, so a crash mid-composition
@@ -65,7 +65,7 @@ extension Scheduler {
                 composerFailed(error, permanent: permanent, purpose: "reminder", logger: logger)
                 let retryAfter = (error as? CompositionError)?.retryAfter ?? configuration.backoff(attempt: state.attempts)
                 let backoff = Duration.seconds(retryAfter.seconds * clock.rate)
-                try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
+                try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                     guard state.run == run, state.step == step else { return [] }
                     return planner.compositionFailed(state: &state, now: now, backoff: backoff, maxAttempts: permanent ? 0 : maxAttempts, facts: facts,
                                                      detail: "\(error)")
@@ -80,7 +80,7 @@ extension Scheduler {
                 chatID: item.chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reminder(run: run, step: step).rawValue, text: composition.text,
                 delivery: delivery, author: .employee, notBefore: clock.now(), followUpRun: run, followUpStep: step)
             do {
-                let queued = try await store.enqueue(entry, usage: usage) { state, chat in
+                let queued = try await store.enqueue(entry, usage: usage, lease: item.lease, chatChange: nil) { state, chat in
                     // The client may have replied, or an admin switched follow-up off, while we composed.
                     guard state.status == .scheduled, state.run == run, state.step == step else {
                         throw TransitionRejected("the chain moved on while the reminder was composed")
@@ -94,7 +94,7 @@ extension Scheduler {
                     // the tokens are still counted and the retries stay bounded.
                     logger.error("reminder key already used; not queued twice", metadata: ["outbox.key": "\(entry.idempotencyKey)"])
                     try await store.recordUsage(usage)
-                    try await store.updateFollowUp(chatID: item.chat.id) { state, _ in
+                    try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                         guard state.run == run, state.step == step else { return [] }
                         return planner.compositionFailed(state: &state, now: now, backoff: .zero, maxAttempts: 0, facts: facts,
                                                          detail: "a reminder was already queued under \(entry.idempotencyKey)")
@@ -105,7 +105,14 @@ extension Scheduler {
             } catch let rejected as TransitionRejected {
                 logger.debug("reminder dropped", metadata: ["reason": "\(rejected.reason)"])
                 try await store.recordUsage(usage)
+            } catch StoreError.leaseLost(let lease, let id) {
+                // Composed too slowly: another process fired this reminder meanwhile. The
+                // tokens were spent all the same.
+                leaseLost(lease, id: id, what: "composed reminder", logger: logger)
+                try await store.recordUsage(usage)
             }
+        } catch StoreError.leaseLost(let lease, let id) {
+            leaseLost(lease, id: id, what: "reminder decision", logger: logger)
         } catch {
             logger.error("firing a reminder failed", metadata: ["error": "\(error)"])
         }

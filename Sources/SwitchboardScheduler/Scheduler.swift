@@ -36,6 +36,9 @@ public final class Scheduler: Service, Sendable {
         public var channelRetry: Duration = .seconds(60)
         /// What AI replies may spend per employee per day; `nil`: unlimited.
         public var replyBudget: ReplyBudget?
+        /// Told when a late result was refused because this process's lease had been taken
+        /// over (metrics); the scheduler logs a warning either way.
+        public var onLeaseLost: (@Sendable (Lease) -> Void)?
 
         public init(owner: String = Configuration.defaultOwner()) { self.owner = owner }
 
@@ -118,6 +121,10 @@ public final class Scheduler: Service, Sendable {
     /// claimed and the work under way finishes — a message being sent is sent and recorded.
     public func run() async throws {
         logger.info("scheduler started", metadata: ["scheduler.owner": "\(configuration.owner)"])
+        // Another process's new work (a reminder armed for sooner than we sleep) wakes us.
+        let listener = Task {
+            for await _ in store.wakeups() { nudge() }
+        }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 for work in Work.allCases {
@@ -127,6 +134,7 @@ public final class Scheduler: Service, Sendable {
         } onGracefulShutdown: {
             self.nudge()
         }
+        listener.cancel()
         logger.info("scheduler stopped")
     }
 
@@ -154,7 +162,7 @@ public final class Scheduler: Service, Sendable {
     /// One claimed piece of work.
     enum Item: Sendable {
         case delivery(OutboxEntry)
-        case reply(Chat)
+        case reply(DueReply)
         case reminder(DueFollowUp)
     }
 
@@ -175,7 +183,7 @@ public final class Scheduler: Service, Sendable {
     func perform(_ item: Item) async {
         switch item {
         case .delivery(let entry): await deliver(entry)
-        case .reply(let chat): await reply(to: chat)
+        case .reply(let due): await reply(to: due)
         case .reminder(let due): await fire(due)
         }
     }
@@ -259,6 +267,15 @@ public final class Scheduler: Service, Sendable {
             await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Reports a late result the store refused because another claimer holds the work now:
+    /// the new holder's decision stands, and this process's result is dropped, visibly.
+    func leaseLost(_ lease: Lease, id: String, what: String, logger: Logger) {
+        logger.warning(
+            "lease lost: \(what) not recorded; another process took the work over",
+            metadata: ["lease.work": "\(lease.work.rawValue)", "lease.id": "\(id)", "lease.owner": "\(lease.owner)", "lease.token": "\(lease.token)"])
+        configuration.onLeaseLost?(lease)
     }
 
     /// Runs a store write that records what already happened outside (a provider accepted a

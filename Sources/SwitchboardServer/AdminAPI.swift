@@ -17,7 +17,7 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.forbidden, message: "the admin API is closed: set admin.token in config.yaml")
         }
         let client = clients.client(request, context: context)
-        if let wait = access.limiter.retryAfter(client: client) {
+        if let wait = try await access.limiter.retryAfter(client: client) {
             // Every refused request would be a warning an attacker could repeat at will: the
             // warning is logged once, when the client becomes limited (below).
             context.logger.debug("admin API refused: too many failed tokens from this client")
@@ -26,14 +26,14 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), access.accepts(header.dropFirst("Bearer ".count)) else {
             // Only a presented token is a guess; a request without one is not counted.
             if request.headers[.authorization] != nil {
-                access.limiter.recordFailure(client: client)
-                if access.limiter.retryAfter(client: client) != nil {
+                try await access.limiter.recordFailure(client: client)
+                if try await access.limiter.retryAfter(client: client) != nil {
                     context.logger.warning("admin API: a client is refused for a while after too many wrong tokens")
                 }
             }
             throw HTTPError(.unauthorized, headers: [.wwwAuthenticate: "Bearer"], message: "missing or wrong admin token")
         }
-        access.limiter.recordSuccess(client: client)
+        try await access.limiter.recordSuccess(client: client)
         return try await next(request, context)
     }
 }

@@ -9,12 +9,14 @@ import SwitchboardCore
 /// and the limiter on failed attempts that the sign-in form and the API share.
 final class AdminAccess: Sendable {
     private let token: Mutex<Secret?>
-    let sessions = AdminSessions()
+    let sessions: AdminSessions
     let limiter: SignInLimiter
 
-    init(token: Secret?, limiter: SignInLimiter = SignInLimiter()) {
+    /// Sessions and failed attempts are kept in `shared`: every process on the store sees them.
+    init(token: Secret?, shared: any SharedStateStore) {
         self.token = Mutex(token)
-        self.limiter = limiter
+        self.sessions = AdminSessions(shared: shared)
+        self.limiter = SignInLimiter(shared: shared)
     }
 
     /// The token in force; `nil` closes the API and pages.
@@ -26,16 +28,15 @@ final class AdminAccess: Sendable {
         return constantTimeEquals(Array(presented.utf8), Array(current.value.utf8))
     }
 
-    /// Puts `new` in force. When it differs, every session signed in with the old token ends:
-    /// revoking a leaked token also revokes what it opened. Returns whether it changed.
+    /// Puts `new` in force. When it differs, every session signed in with the old token ends
+    /// (a session holds the fingerprint of its token): revoking a leaked token also revokes
+    /// what it opened. Returns whether it changed.
     @discardableResult
     func rotate(to new: Secret?) -> Bool {
-        let changed = token.withLock { token in
+        token.withLock { token in
             defer { token = new }
             return token != new
         }
-        if changed { sessions.endAll() }
-        return changed
     }
 }
 

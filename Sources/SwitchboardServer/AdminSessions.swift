@@ -1,63 +1,60 @@
+import Crypto
 import Foundation
-import Synchronization
+import SwitchboardChannelKit
+import SwitchboardCore
 
 /// Browsers signed in to the admin pages with the admin token.
 ///
 /// A session is a random 256-bit id in an `HttpOnly`, `SameSite=Strict` cookie, with its own
-/// random CSRF token that every state-changing form must echo. Sessions live in this process's
-/// memory: they end when the gateway restarts (admins sign in again), and several gateway
-/// processes behind one address need sticky sessions.
+/// random CSRF token that every state-changing form must echo. Sessions live in the store's
+/// shared state, so every gateway process behind one address knows them (no sticky sessions)
+/// and they survive a restart. The store keeps a hash of the id, never the id itself, and a
+/// fingerprint of the admin token it was signed in with: a session opened with a token that is
+/// no longer in force is no session (rotating a leaked token revokes what it opened, in every
+/// process, once each has loaded the new token).
 final class AdminSessions: Sendable {
     struct Session: Sendable {
         let csrfToken: String
-        let expires: ContinuousClock.Instant
     }
 
     static let cookieName = "switchboard_session"
     /// How long a sign-in lasts, in real time (a demo's `time_scale` does not shorten it).
     static let lifetime: Duration = .seconds(12 * 3600)
-    /// Sessions kept at most; signing in beyond this drops the ones closest to expiry.
-    static let capacity = 1000
 
-    private let sessions = Mutex<[String: Session]>([:])
+    let shared: any SharedStateStore
 
-    /// Starts a session; returns its id (the cookie's value) and the session.
-    func start() -> (id: String, session: Session) {
+    init(shared: any SharedStateStore) { self.shared = shared }
+
+    /// Starts a session for `token`; returns its id (the cookie's value) and the session.
+    func start(token: Secret) async throws -> (id: String, session: Session) {
         let id = AdminSessions.randomToken()
-        let session = Session(csrfToken: AdminSessions.randomToken(), expires: .now + AdminSessions.lifetime)
-        sessions.withLock { sessions in
-            let now = ContinuousClock.now
-            sessions = sessions.filter { $0.value.expires > now }
-            if sessions.count >= AdminSessions.capacity,
-                let oldest = sessions.min(by: { $0.value.expires < $1.value.expires })?.key
-            {
-                sessions[oldest] = nil
-            }
-            sessions[id] = session
-        }
+        let session = Session(csrfToken: AdminSessions.randomToken())
+        let now = Date()
+        let value = SharedValue(session.csrfToken + " " + Self.fingerprint(token), expires: now.addingTimeInterval(Self.lifetime.seconds))
+        try await shared.updateShared(Self.name(id), now: now) { $0 = value }
         return (id, session)
     }
 
-    /// The live session with this id, if any.
-    func session(id: String?) -> Session? {
-        guard let id, !id.isEmpty else { return nil }
-        return sessions.withLock { sessions in
-            guard let session = sessions[id] else { return nil }
-            guard session.expires > .now else {
-                sessions[id] = nil
-                return nil
-            }
-            return session
-        }
+    /// The live session with this id, opened with `token`, if any.
+    func session(id: String?, token: Secret) async throws -> Session? {
+        guard let id, !id.isEmpty, id.utf8.count <= 128 else { return nil }
+        guard let value = try await shared.shared(Self.name(id), now: Date()) else { return nil }
+        let parts = value.value.split(separator: " ")
+        guard parts.count == 2, constantTimeEquals(Array(parts[1].utf8), Array(Self.fingerprint(token).utf8)) else { return nil }
+        return Session(csrfToken: String(parts[0]))
     }
 
-    func end(id: String) {
-        _ = sessions.withLock { $0.removeValue(forKey: id) }
+    func end(id: String) async throws {
+        try await shared.updateShared(Self.name(id), now: Date()) { $0 = nil }
     }
 
-    /// Ends every session (the admin token changed).
-    func endAll() {
-        sessions.withLock { $0.removeAll() }
+    private static func name(_ id: String) -> String {
+        "admin-session:" + SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Tells tokens apart without keeping one: a salted hash, shortened.
+    private static func fingerprint(_ token: Secret) -> String {
+        SHA256.hash(data: Data(("switchboard admin session\n" + token.value).utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
     }
 
     /// 32 bytes from the system's cryptographically secure generator, as hex.
@@ -82,48 +79,47 @@ final class SignInLimiter: Sendable {
         /// Failed attempts one client may make per window.
         var perClient = 5
         var window: Duration = .seconds(15 * 60)
-        /// Clients remembered at most; beyond it the client whose last failure is oldest is forgotten.
-        var clientCapacity = 10_000
     }
 
     let configuration: Configuration
-    private let failures = Mutex<[String: [ContinuousClock.Instant]]>([:])
+    /// Failures are counted in the store's shared state, so a client guessing across the
+    /// processes behind a load balancer is limited as if there were one. Each client's record
+    /// lapses a window after its last failure.
+    let shared: any SharedStateStore
 
-    init(configuration: Configuration = Configuration()) {
+    init(shared: any SharedStateStore, configuration: Configuration = Configuration()) {
+        self.shared = shared
         self.configuration = configuration
     }
 
+    private func name(_ client: String) -> String { "signin-failures:" + client }
+
+    /// The failures of `value` still inside the window at `now`, oldest first.
+    private func recent(_ value: SharedValue?, now: Date) -> [Date] {
+        (value?.value.split(separator: " ") ?? []).compactMap { Double($0) }.map { Date(timeIntervalSince1970: $0) }
+            .filter { now.timeIntervalSince($0) < configuration.window.seconds }
+    }
+
     /// How long `client` must wait before trying again; `nil` when it may try now.
-    func retryAfter(client: String) -> Duration? {
-        let now = ContinuousClock.now
-        let window = configuration.window
-        return failures.withLock { failures in
-            let mine = failures[client, default: []].filter { now - $0 < window }
-            failures[client] = mine.isEmpty ? nil : mine
-            if mine.count >= configuration.perClient, let oldest = mine.first { return window - (now - oldest) }
-            return nil
-        }
+    func retryAfter(client: String) async throws -> Duration? {
+        let now = Date()
+        let mine = recent(try await shared.shared(name(client), now: now), now: now)
+        guard mine.count >= configuration.perClient, let oldest = mine.first else { return nil }
+        return .seconds(configuration.window.seconds - now.timeIntervalSince(oldest))
     }
 
-    func recordFailure(client: String) {
-        let now = ContinuousClock.now
-        let window = configuration.window
-        failures.withLock { failures in
-            if failures[client] == nil, failures.count >= configuration.clientCapacity {
-                failures = failures.filter { now - ($0.value.last ?? now) < window }
-                if failures.count >= configuration.clientCapacity,
-                    let stalest = failures.min(by: { ($0.value.last ?? now) < ($1.value.last ?? now) })?.key
-                {
-                    failures[stalest] = nil
-                }
-            }
-            failures[client, default: []].append(now)
+    func recordFailure(client: String) async throws {
+        let now = Date()
+        let window = configuration.window.seconds
+        let keep = configuration.perClient
+        try await shared.updateShared(name(client), now: now) { [self] value in
             // Only the last `perClient` failures matter.
-            if failures[client, default: []].count > configuration.perClient { failures[client]?.removeFirst() }
+            let mine = (recent(value, now: now) + [now]).suffix(keep)
+            value = SharedValue(mine.map { String($0.timeIntervalSince1970) }.joined(separator: " "), expires: now.addingTimeInterval(window))
         }
     }
 
-    func recordSuccess(client: String) {
-        _ = failures.withLock { $0.removeValue(forKey: client) }
+    func recordSuccess(client: String) async throws {
+        try await shared.updateShared(name(client), now: Date()) { $0 = nil }
     }
 }

@@ -26,7 +26,7 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
     // MARK: - Chats inbox
 
     func inbox(_ request: Request) async throws -> Response {
-        guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+        guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
         do {
             let model = try await inboxModel(request, csrf: session.csrfToken)
             return htmlResponse(templates.render(model, "inbox"))
@@ -36,7 +36,7 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
     }
 
     func inboxRows(_ request: Request) async throws -> Response {
-        guard let (_, session) = auth.session(request) else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
+        guard let (_, session) = try await auth.session(request) else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
         return htmlResponse(templates.render(try await inboxModel(request, csrf: session.csrfToken), "inbox_rows"))
     }
 
@@ -57,11 +57,11 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
     /// AI pauses and the message goes through the outbox like any other.
     func reply(_ request: Request, context: Context) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
+        guard try await auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
         let form = try await Gateway.readForm(request)
         let signedIn: (id: String, session: AdminSessions.Session)
         do {
-            signedIn = try auth.checkForm(request, form: form)
+            signedIn = try await auth.checkForm(request, form: form)
         } catch let error as HTTPError {
             return htmlResponse(PageViews.message(title: "Not sent", text: error.body ?? "refused", csrf: nil), status: error.status)
         }
@@ -80,10 +80,10 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
 
     func resumeAI(_ request: Request, context: Context) async throws -> Response {
         let id = try context.parameters.require("id")
-        guard auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
+        guard try await auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
         let form = try await Gateway.readForm(request)
         do {
-            _ = try auth.checkForm(request, form: form)
+            _ = try await auth.checkForm(request, form: form)
         } catch let error as HTTPError {
             return htmlResponse(PageViews.message(title: "Not changed", text: error.body ?? "refused", csrf: nil), status: error.status)
         }
@@ -95,13 +95,13 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
     // MARK: - Employees
 
     func employees(_ request: Request) async throws -> Response {
-        guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+        guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
         let model = EmployeesPageModel(config: gateway.currentConfig, roster: gateway.roster.roster, csrf: session.csrfToken, now: gateway.clock.now())
         return htmlResponse(templates.render(model, "employees"))
     }
 
     func employee(_ request: Request, context: Context) async throws -> Response {
-        guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+        guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
         let id = try context.parameters.require("id")
         let roster = gateway.roster.roster
         guard let employee = roster.employees[id] else {
@@ -151,7 +151,7 @@ struct ConsoleRoutes<Context: RequestContext>: Sendable {
     // MARK: - Usage
 
     func usage(_ request: Request) async throws -> Response {
-        guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+        guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
         let employees = gateway.roster.roster.employees.values.sorted { ($0.name, $0.id) < ($1.name, $1.id) }
         let only = request.queryValues["employee"].flatMap { $0.isEmpty ? nil : $0 }
         var charts: [UsageChartModel] = []

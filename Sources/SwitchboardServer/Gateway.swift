@@ -61,6 +61,8 @@ public final class Gateway: Sendable {
     /// last to stop.
     let storeService: (any Service)?
     public let clock: any WallClock
+    /// The clock when `time_scale` is set: its origin is agreed through the store at start.
+    let sharedClock: SharedOriginClock?
     public let roster: LiveRoster
     public let senders: ChannelSenders
     public let scheduler: Scheduler
@@ -101,10 +103,13 @@ public final class Gateway: Sendable {
         let signInURL = (config.server.publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)") + "/signin"
         let adminToken = try AdminTokenPolicy.resolve(
             configured: config.admin.token, host: host, dataDirectory: dataDirectory, signInURL: signInURL, logger: options.logger)
-        self.adminAccess = AdminAccess(token: adminToken)
         self.clientAddresses = ClientAddressResolver(trustedProxies: config.server.trustedProxies)
 
-        let clock = options.clock ?? ScaledClock(scale: config.timeScale)
+        // Scaled time runs from an origin kept in the store, so processes sharing it agree on
+        // "now"; real time needs no agreement.
+        let sharedClock = options.clock == nil && config.timeScale != 1 ? SharedOriginClock(scale: config.timeScale) : nil
+        self.sharedClock = sharedClock
+        let clock = options.clock ?? sharedClock ?? ScaledClock(scale: config.timeScale)
         self.clock = clock
         let metrics = GatewayMetrics()
         self.metrics = metrics
@@ -128,6 +133,8 @@ public final class Gateway: Sendable {
             storeService = nil
         }
         self.store = store
+        // Sign-in sessions and failed attempts live in the store: every process sees them.
+        self.adminAccess = AdminAccess(token: adminToken, shared: store)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         self.httpClient = httpClient
         let roster = LiveRoster(config.roster)
@@ -152,6 +159,8 @@ public final class Gateway: Sendable {
         schedulerConfiguration.replyBudget = Self.replyBudget(config.conversation)
         schedulerConfiguration.compositionWorkers = config.workers.compositions
         schedulerConfiguration.deliveryWorkers = config.workers.deliveries
+        schedulerConfiguration.lease = .seconds(config.workers.leaseSeconds)
+        schedulerConfiguration.onLeaseLost = { metrics.leaseLost(work: $0.work.rawValue) }
         options.tuneScheduler(&schedulerConfiguration)
         let scheduler = Scheduler(
             store: store, composer: composer, senders: senders, roster: roster, clock: clock, logger: options.logger,
@@ -174,7 +183,7 @@ public final class Gateway: Sendable {
                 let environment = ChannelEnvironment(
                     channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
                     intake: conversation, cursors: store, publicURL: publicURL,
-                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health)
+                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health, shared: store)
                 return try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
             })
     }
@@ -192,7 +201,11 @@ public final class Gateway: Sendable {
         let logger = self.logger
         var services: [any Service] = storeService.map { [$0] } ?? []
         services += [HTTPClientService(client: httpClient), channels] as [any Service]
-        services.append(scheduler)
+        if let sharedClock {
+            services.append(ClockAgreement(clock: sharedClock, shared: store, scheduler: scheduler, logger: logger))
+        } else {
+            services.append(scheduler)
+        }
         services.append(
             ConfigWatcher(
                 configPath: config.configPath, channelValidators: options.channelTypes.validators, initialPlanning: .init(config),

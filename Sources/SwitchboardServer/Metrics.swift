@@ -22,6 +22,11 @@ struct GatewayMetrics: Sendable {
         Counter(label: "switchboard_outbound_messages_total", dimensions: [("channel", channel), ("outcome", outcome)], factory: factory).increment()
     }
 
+    /// Late results refused because another process had taken the work over (fencing).
+    func leaseLost(work: String) {
+        Counter(label: "switchboard_leases_lost_total", dimensions: [("work", work)], factory: factory).increment()
+    }
+
     /// Reminders scheduled, deferred, sent, skipped, cancelled — by reason.
     func decisions(_ decisions: [FollowUpDecision]) {
         for decision in decisions {

@@ -15,15 +15,17 @@ struct PageAuth: Sendable {
     var limiter: SignInLimiter { access.limiter }
 
     /// The signed-in session of this request, if any.
-    func session(_ request: Request) -> (id: String, session: AdminSessions.Session)? {
-        guard access.current != nil, let id = request.cookies[AdminSessions.cookieName]?.value, let session = sessions.session(id: id) else { return nil }
+    func session(_ request: Request) async throws -> (id: String, session: AdminSessions.Session)? {
+        guard let token = access.current, let id = request.cookies[AdminSessions.cookieName]?.value,
+            let session = try await sessions.session(id: id, token: token)
+        else { return nil }
         return (id, session)
     }
 
     /// A state-changing form must come from our own page: same-site, and carrying the
     /// session's CSRF token.
-    func checkForm(_ request: Request, form: [String: String]) throws -> (id: String, session: AdminSessions.Session) {
-        guard let signedIn = session(request) else { throw HTTPError(.unauthorized, message: "sign in first") }
+    func checkForm(_ request: Request, form: [String: String]) async throws -> (id: String, session: AdminSessions.Session) {
+        guard let signedIn = try await session(request) else { throw HTTPError(.unauthorized, message: "sign in first") }
         if let site = request.headers[.secFetchSiteHeader], site != "same-origin", site != "none" {
             throw HTTPError(.forbidden, message: "cross-site form refused")
         }
@@ -91,7 +93,7 @@ struct PageRoutes<Context: RequestContext>: Sendable {
 
         router.get("/signin") { request, _ -> Response in
             let next = PageAuth.safeNext(request.queryValues["next"])
-            if auth.session(request) != nil { return redirect(to: next) }
+            if try await auth.session(request) != nil { return redirect(to: next) }
             let closed = auth.access.current == nil
             return htmlResponse(PageViews.signIn(next: next, error: nil, closed: closed), status: closed ? .forbidden : .ok)
         }
@@ -103,7 +105,7 @@ struct PageRoutes<Context: RequestContext>: Sendable {
                 return htmlResponse(PageViews.signIn(next: next, error: nil, closed: true), status: .forbidden)
             }
             let client = auth.clients.client(request, context: context)
-            if let wait = auth.limiter.retryAfter(client: client) {
+            if let wait = try await auth.limiter.retryAfter(client: client) {
                 let minutes = max(1, Int((wait.seconds / 60).rounded(.up)))
                 // Logged as a warning once, when the client became limited; not on every retry.
                 context.logger.debug("sign-in refused: too many failed attempts")
@@ -111,16 +113,16 @@ struct PageRoutes<Context: RequestContext>: Sendable {
                     PageViews.signIn(next: next, error: "Too many failed sign-ins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s").", closed: false),
                     status: .tooManyRequests, headers: [.retryAfter: "\(Int(wait.seconds.rounded(.up)))"])
             }
-            guard let presented = form["token"], auth.access.accepts(presented) else {
-                auth.limiter.recordFailure(client: client)
+            guard let presented = form["token"], auth.access.accepts(presented), let token = auth.access.current else {
+                try await auth.limiter.recordFailure(client: client)
                 context.logger.notice("sign-in failed: wrong admin token")
-                if auth.limiter.retryAfter(client: client) != nil {
+                if try await auth.limiter.retryAfter(client: client) != nil {
                     context.logger.warning("sign-in: a client is refused for a while after too many wrong tokens")
                 }
                 return htmlResponse(PageViews.signIn(next: next, error: "That token is not right.", closed: false), status: .unauthorized)
             }
-            auth.limiter.recordSuccess(client: client)
-            let (id, _) = auth.sessions.start()
+            try await auth.limiter.recordSuccess(client: client)
+            let (id, _) = try await auth.sessions.start(token: token)
             var response = redirect(to: next)
             response.setCookie(auth.cookie(value: id, maxAge: Int(AdminSessions.lifetime.seconds), request: request))
             context.logger.info("admin signed in")
@@ -129,25 +131,25 @@ struct PageRoutes<Context: RequestContext>: Sendable {
 
         router.post("/signout") { request, _ -> Response in
             let form = try await Gateway.readForm(request)
-            if let (id, _) = try? auth.checkForm(request, form: form) { auth.sessions.end(id: id) }
+            if let (id, _) = try? await auth.checkForm(request, form: form) { try await auth.sessions.end(id: id) }
             var response = redirect(to: "/signin")
             response.setCookie(auth.cookie(value: "", maxAge: 0, request: request))
             return response
         }
 
         router.get("/followups") { request, context -> Response in
-            guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+            guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
             let model = try await gateway.followUpListModel(request)
             return htmlResponse(PageViews.followUps(model, csrf: session.csrfToken))
         }
 
         router.get("/followups/rows") { request, _ -> Response in
-            guard auth.session(request) != nil else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
+            guard try await auth.session(request) != nil else { return htmlResponse("<p>Sign in again.</p>", status: .unauthorized) }
             return htmlResponse(PageViews.followUpResults(try await gateway.followUpListModel(request)))
         }
 
         router.get("/chats/{id}") { request, context -> Response in
-            guard let (_, session) = auth.session(request) else { return Gateway.signInRedirect(request) }
+            guard let (_, session) = try await auth.session(request) else { return Gateway.signInRedirect(request) }
             let id = try context.parameters.require("id")
             guard let detail = try await gateway.chatDetail(id: id) else {
                 return htmlResponse(
@@ -162,11 +164,11 @@ struct PageRoutes<Context: RequestContext>: Sendable {
         router.post("/chats/{id}/followup") { request, context -> Response in
             let id = try context.parameters.require("id")
             // The session cookie first: a request without one costs no body bytes.
-            guard auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
+            guard try await auth.session(request) != nil else { return Gateway.signInRedirect(request, next: "/chats/\(id)") }
             let form = try await Gateway.readForm(request)
             let signedIn: (id: String, session: AdminSessions.Session)
             do {
-                signedIn = try auth.checkForm(request, form: form)
+                signedIn = try await auth.checkForm(request, form: form)
             } catch let error as HTTPError {
                 return htmlResponse(PageViews.message(title: "Not changed", text: error.body ?? "refused", csrf: nil), status: error.status)
             }

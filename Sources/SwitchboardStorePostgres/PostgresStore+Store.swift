@@ -103,9 +103,10 @@ extension PostgresStore {
         }
     }
 
-    public func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
+    public func updateChat(id: String, lease: Lease?, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
         try await write { tx in
             guard var chat = try await Self.fetchChat(tx, id: id) else { throw StoreError.unknownChat(id) }
+            try await Self.ensureHeld(tx, lease, chatID: id)
             change(&chat)
             try await Self.saveChat(tx, chat)
             if let followUp { try await Self.transition(tx, chat: chat, followUp) }
@@ -182,9 +183,10 @@ extension PostgresStore {
         }
     }
 
-    public func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
+    public func updateFollowUp(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
         try await write { tx in
             guard let chat = try await Self.fetchChat(tx, id: chatID) else { throw StoreError.unknownChat(chatID) }
+            try await Self.ensureHeld(tx, lease, chatID: chatID)
             return try await Self.transition(tx, chat: chat, transition)
         }
     }
@@ -215,9 +217,9 @@ extension PostgresStore {
                   WHERE status = 'scheduled' AND sends_at <= \(t) AND (lease_until IS NULL OR lease_until <= \(t))
                   ORDER BY sends_at LIMIT \(limit)
                   FOR UPDATE SKIP LOCKED)
-                UPDATE followups f SET lease_owner = \(owner), lease_until = \(leaseUntil.seconds)
+                UPDATE followups f SET lease_owner = \(owner), lease_until = \(leaseUntil.seconds), lease_token = f.lease_token + 1
                 FROM due WHERE f.chat_id = due.chat_id
-                RETURNING f.chat_id, f.sends_at, f.state
+                RETURNING f.chat_id, f.sends_at, f.state, f.lease_token
                 """)
             guard !leased.isEmpty else { return [] }
             let ids = try leased.map { try $0.get("chat_id", as: String.self) }
@@ -228,7 +230,8 @@ extension PostgresStore {
             }
             return try leased.compactMap { row -> (Double, DueFollowUp)? in
                 guard let chat = chats[try row.get("chat_id")] else { return nil }
-                return (try row.get("sends_at", as: Double?.self) ?? 0, DueFollowUp(chat: chat, state: try Self.decodeState(try row.get("state"))))
+                let lease = Lease(work: .reminder, owner: owner, token: try row.get("lease_token"))
+                return (try row.get("sends_at", as: Double?.self) ?? 0, DueFollowUp(chat: chat, state: try Self.decodeState(try row.get("state")), lease: lease))
             }.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
@@ -284,10 +287,11 @@ extension PostgresStore {
     // MARK: - Outbox
 
     public func enqueue(
-        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+        _ entry: NewOutboxEntry, usage: UsageRecord?, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws -> OutboxEntry? {
         try await write { tx in
             guard var chat = try await Self.fetchChat(tx, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
+            try await Self.ensureHeld(tx, lease, chatID: entry.chatID)
             if try await tx.row("SELECT 1 FROM outbox WHERE chat_id = \(entry.chatID) AND idempotency_key = \(entry.idempotencyKey)") != nil {
                 return nil
             }
@@ -315,19 +319,21 @@ extension PostgresStore {
                   WHERE (status = 'pending' AND next_attempt_at <= \(t)) OR (status = 'sending' AND lease_until <= \(t))
                   ORDER BY next_attempt_at, id LIMIT \(limit)
                   FOR UPDATE SKIP LOCKED)
-                UPDATE outbox o SET status = 'sending', lease_owner = \(owner), lease_until = \(leaseUntil.seconds), attempts = o.attempts + 1
+                UPDATE outbox o SET status = 'sending', lease_owner = \(owner), lease_until = \(leaseUntil.seconds), attempts = o.attempts + 1,
+                  lease_token = o.lease_token + 1
                 FROM due WHERE o.id = due.id
                 RETURNING o.*, due.previous_status
                 """)
             return try rows.map { row in
                 var entry = try Self.outboxEntry(row)
                 entry.interrupted = try row.get("previous_status", as: String.self) == OutboxStatus.sending.rawValue
+                entry.lease = Lease(work: .outbox, owner: owner, token: try row.get("lease_token"))
                 return entry
             }.sorted { ($0.nextAttemptAt, $0.id) < ($1.nextAttemptAt, $1.id) }
         }
     }
 
-    public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat] {
+    public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueReply] {
         try await write { tx in
             let t = now.seconds
             let rows = try await tx.rows(
@@ -337,15 +343,18 @@ extension PostgresStore {
                   WHERE reply_due_at IS NOT NULL AND reply_due_at <= \(t) AND (reply_lease_until IS NULL OR reply_lease_until <= \(t))
                   ORDER BY reply_due_at LIMIT \(limit)
                   FOR UPDATE SKIP LOCKED)
-                UPDATE chats c SET reply_lease_owner = \(owner), reply_lease_until = \(leaseUntil.seconds)
+                UPDATE chats c SET reply_lease_owner = \(owner), reply_lease_until = \(leaseUntil.seconds), reply_lease_token = c.reply_lease_token + 1
                 FROM due WHERE c.id = due.id
                 RETURNING c.*
                 """)
-            return try rows.map(Self.chat).sorted { ($0.replyDueAt ?? .distantPast) < ($1.replyDueAt ?? .distantPast) }
+            return try rows.map { row in DueReply(chat: try Self.chat(row), lease: Lease(work: .reply, owner: owner, token: try row.get("reply_lease_token"))) }
+                .sorted { ($0.chat.replyDueAt ?? .distantPast) < ($1.chat.replyDueAt ?? .distantPast) }
         }
     }
 
-    public func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws {
+    public func complete(
+        outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws {
         try await write { tx in
             // The chat is locked before its outbox row, as on every other write path.
             guard let chatID = try await tx.row("SELECT chat_id FROM outbox WHERE id = \(outboxID)")?.get("chat_id", as: String.self) else {
@@ -353,6 +362,11 @@ extension PostgresStore {
             }
             guard var chat = try await Self.fetchChat(tx, id: chatID) else { throw StoreError.unknownChat(chatID) }
             guard let row = try await tx.row("SELECT * FROM outbox WHERE id = \(outboxID) FOR UPDATE") else { throw StoreError.unknownOutboxEntry(outboxID) }
+            if let lease,
+                try lease.work != .outbox || row.get("lease_owner", as: String?.self) != lease.owner || row.get("lease_token", as: Int64.self) != lease.token
+            {
+                throw StoreError.leaseLost(lease, id: String(outboxID))
+            }
             let entry = try Self.outboxEntry(row)
             switch outcome {
             case .sent(let at, let ids, let delivered):
@@ -421,6 +435,34 @@ extension PostgresStore {
         }
     }
 
+    /// LISTENs on a connection of its own; every process's store NOTIFYs when a transaction
+    /// armed or moved a reminder or queued a message (`Transaction.wakesOthers`). The
+    /// connection is re-established after a failure, with a wakeup then, since signals sent
+    /// meanwhile were missed.
+    public func wakeups() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let listener = Task {
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: Self.wakeChannel) { notifications in
+                            continuation.yield()
+                            for try await notification in notifications where notification.payload != self.instanceID {
+                                continuation.yield()
+                            }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.debug("postgres: listening for other processes' work failed; retrying", metadata: ["error": "\(Self.describe(error))"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return stream
+    }
+
     // MARK: - Usage and cursors
 
     public func recordUsage(_ usage: UsageRecord) async throws {
@@ -473,6 +515,39 @@ extension PostgresStore {
     public func setCursor(_ name: String, to value: String) async throws {
         try await write { tx in
             try await tx.query("INSERT INTO cursors (name, value) VALUES (\(name), \(value)) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        }
+    }
+
+    // MARK: - Shared state
+
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+        try await write { tx in
+            let t = now.seconds
+            // A lapsed placeholder row makes sure there is a row to lock: two processes changing
+            // a name nobody set yet take turns instead of both inserting.
+            try await tx.query("INSERT INTO shared_state (name, value, expires_at) VALUES (\(name), '', 0) ON CONFLICT (name) DO NOTHING")
+            var value = try await tx.row("SELECT value, expires_at FROM shared_state WHERE name = \(name) FOR UPDATE").flatMap { row -> SharedValue? in
+                let expires = try row.date("expires_at")
+                guard expires.map({ $0.seconds > t }) ?? true else { return nil }
+                return SharedValue(try row.get("value"), expires: expires)
+            }
+            let result = try change(&value)
+            if let value {
+                try await tx.query("UPDATE shared_state SET value = \(value.value), expires_at = \(value.expires?.seconds) WHERE name = \(name)")
+            } else {
+                try await tx.query("DELETE FROM shared_state WHERE name = \(name)")
+            }
+            // Lapsed values are swept now and then (they read as absent meanwhile).
+            if Int.random(in: 0..<256) == 0 { try await tx.query("DELETE FROM shared_state WHERE expires_at <= \(t)") }
+            return result
+        }
+    }
+
+    public func shared(_ name: String, now: Date) async throws -> SharedValue? {
+        try await read { tx in
+            try await tx.row(
+                "SELECT value, expires_at FROM shared_state WHERE name = \(name) AND (expires_at IS NULL OR expires_at > \(now.seconds))"
+            ).map { SharedValue(try $0.get("value"), expires: try $0.date("expires_at")) }
         }
     }
 }

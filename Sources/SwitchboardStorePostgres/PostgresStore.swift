@@ -78,6 +78,9 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     let configuration: Configuration
     /// Sees every follow-up decision once its transaction has committed (metrics).
     let decisionObserver: DecisionObserver?
+    /// Names this store's own NOTIFYs, which its listener ignores (its scheduler was nudged).
+    let instanceID = UUID().uuidString
+    static let wakeChannel = "switchboard_work"
     /// The migration under way or done; `nil` before the first use and after a failed attempt.
     private let migration = Mutex<Task<Void, any Error>?>(nil)
 
@@ -208,6 +211,10 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
                     try await connection.query("BEGIN", logger: self.logger)
                     do {
                         let value = try await body(transaction)
+                        // Delivered at commit, to every listening process.
+                        if transaction.wakesOthers {
+                            try await connection.query("SELECT pg_notify(\(Self.wakeChannel), \(self.instanceID))", logger: self.logger)
+                        }
                         try await connection.query("COMMIT", logger: self.logger)
                         return (value, transaction.decisions)
                     } catch {
@@ -327,6 +334,9 @@ private enum DeadlineOutcome<T: Sendable>: Sendable {
 final class Transaction {
     let connection: PostgresConnection
     var decisions: [(chatID: String, decisions: [FollowUpDecision])] = []
+    /// Set by a write that armed or moved a reminder or queued a message: other processes'
+    /// schedulers may need to wake earlier than they planned.
+    var wakesOthers = false
     let logger = Logger(label: "switchboard.postgres")
 
     init(connection: PostgresConnection) { self.connection = connection }

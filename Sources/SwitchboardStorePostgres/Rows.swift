@@ -84,6 +84,23 @@ extension PostgresStore {
         try await tx.row("SELECT * FROM chats WHERE id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")").map(chat)
     }
 
+    /// Throws `StoreError.leaseLost` unless `lease` (when given) still holds the chat's owed
+    /// reply or due reminder. The row is locked, so no claim can take it before the commit.
+    static func ensureHeld(_ tx: Transaction, _ lease: Lease?, chatID: String) async throws {
+        guard let lease else { return }
+        let held: PostgresRandomAccessRow?
+        switch lease.work {
+        case .reminder:
+            held = try await tx.row(
+                "SELECT 1 FROM followups WHERE chat_id = \(chatID) AND lease_owner = \(lease.owner) AND lease_token = \(lease.token) FOR UPDATE")
+        case .reply:
+            // The chat row is locked already (every write path locks it first).
+            held = try await tx.row("SELECT 1 FROM chats WHERE id = \(chatID) AND reply_lease_owner = \(lease.owner) AND reply_lease_token = \(lease.token)")
+        case .outbox: held = nil  // an outbox lease fences `complete` only
+        }
+        guard held != nil else { throw StoreError.leaseLost(lease, id: chatID) }
+    }
+
     static func lockChat(_ tx: Transaction, channelID: String, key: String) async throws -> Chat? {
         try await tx.row("SELECT * FROM chats WHERE channel_id = \(channelID) AND conversation_key = \(key) FOR UPDATE").map(chat)
     }
@@ -143,6 +160,7 @@ extension PostgresStore {
                 RETURNING id
                 """)
         else { return nil }
+        if status == .pending { tx.wakesOthers = true }
         return OutboxEntry(id: try row.get("id"), entry: entry, status: status, attempts: 0, nextAttemptAt: entry.notBefore, lastError: entry.failure)
     }
 
@@ -164,6 +182,7 @@ extension PostgresStore {
         var state = before ?? FollowUpState()
         let decisions = try transition(&state, chat)
         if state != before {
+            if state.status == .scheduled, state.sendsAt != before?.sendsAt || before?.status != .scheduled { tx.wakesOthers = true }
             // The lease is on one piece of work — this (run, step) going out at this time. When
             // that is what it was (the holder counted a composition), the holder keeps it.
             let sameWork = before.map { $0.status == state.status && $0.run == state.run && $0.step == state.step && $0.sendsAt == state.sendsAt } ?? false

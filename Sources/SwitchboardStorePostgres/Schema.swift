@@ -240,5 +240,17 @@ enum Schema {
             END $$
             """,
         ]),
+        Migration(version: 4, name: "lease tokens and shared state", statements: [
+            // Every claim of a row counts up its token: a write fenced by a lease names the token
+            // it was handed, so a holder whose lease was taken over cannot overwrite the new
+            // holder's work.
+            "ALTER TABLE outbox ADD COLUMN lease_token bigint NOT NULL DEFAULT 0",
+            "ALTER TABLE followups ADD COLUMN lease_token bigint NOT NULL DEFAULT 0",
+            "ALTER TABLE chats ADD COLUMN reply_lease_token bigint NOT NULL DEFAULT 0",
+            // Small values every process must agree on: admin sessions, rate limits, the polling
+            // lease, a scaled clock's origin.
+            "CREATE TABLE shared_state (name text PRIMARY KEY, value text NOT NULL, expires_at double precision)",
+            "CREATE INDEX shared_state_expiry ON shared_state(expires_at) WHERE expires_at IS NOT NULL",
+        ]),
     ]
 }

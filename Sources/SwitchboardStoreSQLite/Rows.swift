@@ -128,6 +128,19 @@ extension SQLiteStore {
                         usage.model, usage.at.timeIntervalSince1970, usage.outboxID])
     }
 
+    /// Throws `StoreError.leaseLost` unless `lease` (when given) still holds the chat's owed
+    /// reply or due reminder: nobody claimed it since, and it was not changed into other work.
+    static func ensureHeld(_ db: Database, _ lease: Lease?, chatID: String) throws {
+        guard let lease else { return }
+        let sql: String
+        switch lease.work {
+        case .reminder: sql = "SELECT 1 FROM followups WHERE chat_id = ? AND lease_owner = ? AND lease_token = ?"
+        case .reply: sql = "SELECT 1 FROM chats WHERE id = ? AND reply_lease_owner = ? AND reply_lease_token = ?"
+        case .outbox: throw StoreError.leaseLost(lease, id: chatID)  // an outbox lease fences `complete` only
+        }
+        guard try db.cachedRow(sql: sql, arguments: [chatID, lease.owner, lease.token]) != nil else { throw StoreError.leaseLost(lease, id: chatID) }
+    }
+
     static func fetchState(_ db: Database, chatID: String) throws -> FollowUpState? {
         try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM followups WHERE chat_id = ?"), arguments: [chatID]).map(decodeState)
     }

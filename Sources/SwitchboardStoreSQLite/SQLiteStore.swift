@@ -263,6 +263,20 @@ public final class SQLiteStore: Store {
                     """)
         }
         registerInboxMigration(&migrator)
+        migrator.registerMigration("v9-lease-tokens-and-shared-state") { db in
+            // Every claim of a row counts up its token: a write fenced by a lease names the token
+            // it was handed, so a holder whose lease was taken over cannot overwrite the new
+            // holder's work. Small values every process must agree on (admin sessions, rate
+            // limits, the polling lease, a scaled clock's origin) live next to the work.
+            try db.execute(
+                sql: """
+                    ALTER TABLE outbox ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE followups ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE chats ADD COLUMN reply_lease_token INTEGER NOT NULL DEFAULT 0;
+                    CREATE TABLE shared_state (name TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL);
+                    CREATE INDEX shared_state_expiry ON shared_state(expires_at) WHERE expires_at IS NOT NULL;
+                    """)
+        }
         return migrator
     }
 
@@ -330,9 +344,10 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
+    public func updateChat(id: String, lease: Lease?, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
         try await writes.write { db in
             guard var chat = try Self.fetchChat(db, id: id) else { throw StoreError.unknownChat(id) }
+            try Self.ensureHeld(db, lease, chatID: id)
             change(&chat)
             try Self.saveChat(db, chat)
             if let followUp { try self.transition(db, chat: chat, followUp) }
@@ -413,9 +428,10 @@ public final class SQLiteStore: Store {
         try await db.read { db in try Self.fetchState(db, chatID: chatID) }
     }
 
-    public func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
+    public func updateFollowUp(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
         try await writes.write { db in
             guard let chat = try Self.fetchChat(db, id: chatID) else { throw StoreError.unknownChat(chatID) }
+            try Self.ensureHeld(db, lease, chatID: chatID)
             return try self.transition(db, chat: chat, transition)
         }
     }
@@ -435,20 +451,22 @@ public final class SQLiteStore: Store {
     public func claimDueFollowUps(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueFollowUp] {
         try await writes.write { db in
             let t = now.timeIntervalSince1970
-            let ids = try String.fetchAll(
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT chat_id FROM followups
+                    SELECT chat_id, lease_token FROM followups
                     WHERE status = 'scheduled' AND sends_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                     ORDER BY sends_at LIMIT ?
                     """,
                 arguments: [t, t, limit])
             var claimed: [DueFollowUp] = []
-            for id in ids {
-                try db.execute(sql: "UPDATE followups SET lease_owner = ?, lease_until = ? WHERE chat_id = ?",
-                               arguments: [owner, leaseUntil.timeIntervalSince1970, id])
+            for row in rows {
+                let id: String = row["chat_id"]
+                let token = (row["lease_token"] as Int64) + 1
+                try db.execute(sql: "UPDATE followups SET lease_owner = ?, lease_until = ?, lease_token = ? WHERE chat_id = ?",
+                               arguments: [owner, leaseUntil.timeIntervalSince1970, token, id])
                 if let chat = try Self.fetchChat(db, id: id), let state = try Self.fetchState(db, chatID: id) {
-                    claimed.append(DueFollowUp(chat: chat, state: state))
+                    claimed.append(DueFollowUp(chat: chat, state: state, lease: Lease(work: .reminder, owner: owner, token: token)))
                 }
             }
             return claimed
@@ -569,10 +587,11 @@ public final class SQLiteStore: Store {
     // MARK: - Outbox
 
     public func enqueue(
-        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+        _ entry: NewOutboxEntry, usage: UsageRecord?, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws -> OutboxEntry? {
         try await writes.write { db in
             guard var chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
+            try Self.ensureHeld(db, lease, chatID: entry.chatID)
             if try Int.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE chat_id = ? AND idempotency_key = ?", arguments: [entry.chatID, entry.idempotencyKey]) != nil {
                 return nil
             }
@@ -608,9 +627,11 @@ public final class SQLiteStore: Store {
             for row in rows {
                 var entry = try Self.outboxEntry(row)
                 entry.interrupted = entry.status == .sending
+                let token = (row["lease_token"] as Int64) + 1
                 try db.execute(
-                    sql: "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-                    arguments: [owner, leaseUntil.timeIntervalSince1970, entry.id])
+                    sql: "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, lease_token = ?, attempts = attempts + 1 WHERE id = ?",
+                    arguments: [owner, leaseUntil.timeIntervalSince1970, token, entry.id])
+                entry.lease = Lease(work: .outbox, owner: owner, token: token)
                 entry.status = .sending
                 entry.attempts += 1
                 result.append(entry)
@@ -619,29 +640,36 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat] {
+    public func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueReply] {
         try await writes.write { db in
             let t = now.timeIntervalSince1970
-            let ids = try String.fetchAll(
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT id FROM chats
+                    SELECT id, reply_lease_token FROM chats
                     WHERE reply_due_at IS NOT NULL AND reply_due_at <= ? AND (reply_lease_until IS NULL OR reply_lease_until <= ?)
                     ORDER BY reply_due_at LIMIT ?
                     """,
                 arguments: [t, t, limit])
-            for id in ids {
-                try db.execute(sql: "UPDATE chats SET reply_lease_owner = ?, reply_lease_until = ? WHERE id = ?",
-                               arguments: [owner, leaseUntil.timeIntervalSince1970, id])
+            return try rows.compactMap { row -> DueReply? in
+                let id: String = row["id"]
+                let token = (row["reply_lease_token"] as Int64) + 1
+                try db.execute(sql: "UPDATE chats SET reply_lease_owner = ?, reply_lease_until = ?, reply_lease_token = ? WHERE id = ?",
+                               arguments: [owner, leaseUntil.timeIntervalSince1970, token, id])
+                return try Self.fetchChat(db, id: id).map { DueReply(chat: $0, lease: Lease(work: .reply, owner: owner, token: token)) }
             }
-            return try ids.compactMap { try Self.fetchChat(db, id: $0) }
         }
     }
 
-    public func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws {
+    public func complete(
+        outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws {
         try await writes.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [outboxID]) else {
                 throw StoreError.unknownOutboxEntry(outboxID)
+            }
+            if let lease, lease.work != .outbox || (row["lease_owner"] as String?) != lease.owner || (row["lease_token"] as Int64) != lease.token {
+                throw StoreError.leaseLost(lease, id: String(outboxID))
             }
             let entry = try Self.outboxEntry(row)
             guard var chat = try Self.fetchChat(db, id: entry.entry.chatID) else { throw StoreError.unknownChat(entry.entry.chatID) }
@@ -709,6 +737,10 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// SQLite cannot tell one process about another's writes: processes sharing a file find
+    /// each other's work at their next poll.
+    public func wakeups() -> AsyncStream<Void> { AsyncStream { $0.finish() } }
+
     // MARK: - Usage and cursors
 
     public func recordUsage(_ usage: UsageRecord) async throws {
@@ -769,6 +801,40 @@ public final class SQLiteStore: Store {
     public func setCursor(_ name: String, to value: String) async throws {
         try await writes.write { db in
             try db.execute(sql: "INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", arguments: [name, value])
+        }
+    }
+
+    // MARK: - Shared state
+
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+        try await db.write { db in
+            let t = now.timeIntervalSince1970
+            var value = try Row.fetchOne(
+                db, sql: "SELECT value, expires_at FROM shared_state WHERE name = ? AND (expires_at IS NULL OR expires_at > ?)", arguments: [name, t]
+            ).map { SharedValue($0["value"], expires: Self.date($0["expires_at"])) }
+            let before = value
+            let result = try change(&value)
+            if let value, value != before {
+                try db.executeCached(
+                    sql: "INSERT INTO shared_state (name, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                    arguments: [name, value.value, value.expires?.timeIntervalSince1970])
+            } else if value == nil {
+                try db.executeCached(sql: "DELETE FROM shared_state WHERE name = ?", arguments: [name])
+            }
+            // Lapsed values are swept now and then (they read as absent meanwhile).
+            if Int.random(in: 0..<256) == 0 {
+                try db.execute(sql: "DELETE FROM shared_state WHERE expires_at <= ?", arguments: [t])
+            }
+            return result
+        }
+    }
+
+    public func shared(_ name: String, now: Date) async throws -> SharedValue? {
+        try await db.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT value, expires_at FROM shared_state WHERE name = ? AND (expires_at IS NULL OR expires_at > ?)",
+                arguments: [name, now.timeIntervalSince1970]
+            ).map { SharedValue($0["value"], expires: Self.date($0["expires_at"])) }
         }
     }
 }

@@ -64,3 +64,29 @@ public final class RecordingSender: ChannelSender {
         return DeliveryReceipt(providerMessageIDs: ["m\(sent.count)"])
     }
 }
+
+/// Shared state kept in memory: two channel instances given one play two gateway processes
+/// sharing a store.
+public final class MemorySharedState: SharedStateStore {
+    private let values = Mutex<[String: SharedValue]>([:])
+
+    public init() {}
+
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+        try values.withLock { values in
+            var value = values[name].flatMap { live($0, now: now) }
+            let result = try change(&value)
+            values[name] = value
+            return result
+        }
+    }
+
+    public func shared(_ name: String, now: Date) async throws -> SharedValue? {
+        values.withLock { $0[name] }.flatMap { live($0, now: now) }
+    }
+
+    private func live(_ value: SharedValue, now: Date) -> SharedValue? {
+        if let expires = value.expires, expires <= now { return nil }
+        return value
+    }
+}

@@ -460,7 +460,7 @@ public struct StoreContract: Sendable, CustomStringConvertible {
                         var claimed: [String] = []
                         while true {
                             let round = try await store.claimDueFollowUps(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "reminder \($0.chat.id)" }
-                                + (try await store.claimDueReplies(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "reply \($0.id)" })
+                                + (try await store.claimDueReplies(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "reply \($0.chat.id)" })
                                 + (try await store.claimDueOutbox(now: now, owner: owner, leaseUntil: lease, limit: 2).map { "outbox \($0.id)" })
                             if round.isEmpty { return claimed }
                             claimed += round
@@ -473,5 +473,194 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try ensure(twice.isEmpty, "handed to two claimers: \(twice.prefix(5))")
             try ensure(claims.count == 3 * count, "\(claims.count) claims, not \(3 * count)")
         },
+        StoreContract(name: "a late result after the lease ran out and another claimer took the work is refused, and the new holder's work stands") { store in
+            let chat = try await newChat(store)
+            try await schedule(store, chat, at: t0)
+            _ = try await store.updateChat(id: chat.id, { $0.replyDueAt = t0 }, followUp: nil)
+            guard let queued = try await store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "r1", text: "x", notBefore: t0),
+                                                       usage: nil, followUp: nil)
+            else { throw ContractViolation(description: "not queued") }
+            let aUntil = t0.addingTimeInterval(60)
+            let later = aUntil.addingTimeInterval(1)
+            let bUntil = later.addingTimeInterval(60)
+            // A claims everything, then stalls past its lease; B takes every row over.
+            let aReminder = try await store.claimDueFollowUps(now: t0, owner: "a", leaseUntil: aUntil, limit: 10)
+            let aReply = try await store.claimDueReplies(now: t0, owner: "a", leaseUntil: aUntil, limit: 10)
+            let aOutbox = try await store.claimDueOutbox(now: t0, owner: "a", leaseUntil: aUntil, limit: 10)
+            let bReminder = try await store.claimDueFollowUps(now: later, owner: "b", leaseUntil: bUntil, limit: 10)
+            let bReply = try await store.claimDueReplies(now: later, owner: "b", leaseUntil: bUntil, limit: 10)
+            let bOutbox = try await store.claimDueOutbox(now: later, owner: "b", leaseUntil: bUntil, limit: 10)
+            try ensure([aReminder.count, aReply.count, aOutbox.count, bReminder.count, bReply.count, bOutbox.count] == [1, 1, 1, 1, 1, 1],
+                       "each row claimed by a, then by b")
+            guard let aLease = aOutbox[0].lease, let bLease = bOutbox[0].lease, let aReminderLease = aReminder[0].lease,
+                let bReminderLease = bReminder[0].lease
+            else { throw ContractViolation(description: "claims hand out no lease") }
+            try ensure(aLease != bLease && aReminderLease != bReminderLease && aReply[0].lease != bReply[0].lease, "a new claim, a new lease")
+            func refused(_ what: String, _ write: () async throws -> Void) async throws {
+                do {
+                    try await write()
+                    throw ContractViolation(description: "\(what): a late write with a lost lease was accepted")
+                } catch StoreError.leaseLost {}
+            }
+            // The outbox: A's late "sent" is refused; B's outcome is recorded.
+            try await refused("outbox") {
+                try await store.complete(outboxID: queued.id, .sent(at: later, providerMessageIDs: ["late"]), lease: aLease, chatChange: nil, followUp: nil)
+            }
+            try ensure(try await store.messages(chatID: chat.id, limit: 10).allSatisfy { $0.providerMessageID != "late" }, "the refused result left a message")
+            try ensure(try await store.outbox(chatID: chat.id).first?.status == .sending, "the refused result changed the entry")
+            try await store.complete(outboxID: queued.id, .dead(at: later, error: "interrupted"), lease: bLease, chatChange: nil, followUp: nil)
+            try await refused("outbox after b finished") {
+                try await store.complete(outboxID: queued.id, .retry(at: later, error: "late"), lease: aLease, chatChange: nil, followUp: nil)
+            }
+            try ensure(try await store.outbox(chatID: chat.id).first?.status == .dead, "b's outcome stands")
+            // The reminder: B queues it; A's late decisions are refused and change nothing.
+            let reminder = NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: "reminder:1:1", text: "b's", notBefore: later, followUpRun: 1, followUpStep: 1)
+            try await refused("reminder enqueue") {
+                _ = try await store.enqueue(
+                    NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: "reminder:1:1", text: "a's", notBefore: later, followUpRun: 1, followUpStep: 1),
+                    usage: nil, lease: aReminderLease, chatChange: nil) { state, _ in
+                    state.status = .sending
+                    return []
+                }
+            }
+            try await refused("reminder update") {
+                try await store.updateFollowUp(chatID: chat.id, lease: aReminderLease) { state, _ in
+                    state.attempts += 1
+                    return []
+                }
+            }
+            // B holds it: a change that keeps the work keeps B's lease, and B's enqueue goes through.
+            try await store.updateFollowUp(chatID: chat.id, lease: bReminderLease) { state, _ in
+                state.attempts += 1
+                return []
+            }
+            let queuedReminder = try await store.enqueue(reminder, usage: nil, lease: bReminderLease, chatChange: nil) { state, _ in
+                state.status = .sending
+                return []
+            }
+            try ensure(queuedReminder != nil, "b's reminder was not queued")
+            try await refused("reminder after b queued it") {
+                try await store.updateFollowUp(chatID: chat.id, lease: bReminderLease) { state, _ in
+                    state.status = .cancelled
+                    return []
+                }
+            }
+            let state = try await store.followUpState(chatID: chat.id)
+            try ensure(state?.status == .sending && state?.attempts == 1, "the state is b's: \(String(describing: state))")
+            try ensure(try await store.outbox(chatID: chat.id).map(\.entry.text).contains("b's"), "b's reminder is queued")
+            // The reply: A's late answer is refused; B's settles the debt.
+            try await refused("reply") {
+                _ = try await store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "answer", text: "a's answer", notBefore: later),
+                                            usage: nil, lease: aReply[0].lease, chatChange: { $0.replyDueAt = nil }, followUp: nil)
+            }
+            try await refused("reply attempt count") {
+                _ = try await store.updateChat(id: chat.id, lease: aReply[0].lease, { $0.replyAttempts += 1 }, followUp: nil)
+            }
+            _ = try await store.updateChat(id: chat.id, lease: bReply[0].lease, { $0.replyAttempts += 1 }, followUp: nil)
+            _ = try await store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "answer", text: "b's answer", notBefore: later),
+                                        usage: nil, lease: bReply[0].lease, chatChange: { $0.replyDueAt = nil }, followUp: nil)
+            let texts = try await store.outbox(chatID: chat.id).map(\.entry.text)
+            try ensure(texts.contains("b's answer") && !texts.contains("a's answer") && !texts.contains("a's"), "outbox: \(texts)")
+            try ensure(try await store.chat(id: chat.id)?.replyDueAt == nil, "b settled the debt")
+        },
+        StoreContract(name: "shared values change one at a time, lapse, and back leases, first values and token buckets") { store in
+            // Concurrent read-modify-writes of one name (processes counting one client's failures) lose nothing.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<5 {
+                            try await store.updateShared("counter", now: t0) { value in
+                                value = SharedValue(String((value.flatMap { Int($0.value) } ?? 0) + 1), expires: nil)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let counter = try await store.shared("counter", now: t0)
+            try ensure(counter?.value == "40", "counter: \(String(describing: counter))")
+            try await store.updateShared("session", now: t0) { $0 = SharedValue("s", expires: t0.addingTimeInterval(60)) }
+            try ensure(try await store.shared("session", now: t0.addingTimeInterval(59))?.value == "s", "live value")
+            try ensure(try await store.shared("session", now: t0.addingTimeInterval(60)) == nil, "a lapsed value reads as absent")
+            let seen = try await store.updateShared("session", now: t0.addingTimeInterval(61)) { value in value }
+            try ensure(seen == nil, "a change sees a lapsed value as absent")
+            try await store.updateShared("session", now: t0) { $0 = nil }
+            try ensure(try await store.shared("session", now: t0) == nil, "removed")
+            // Leases: one holder at a time, until it lapses or is given up.
+            let racers = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for owner in ["a", "b", "c", "d"] {
+                    group.addTask { try await store.acquireLease("poll:bot", owner: owner, now: t0, until: t0.addingTimeInterval(30)) }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            try ensure(racers.filter { $0 }.count == 1, "lease granted \(racers.filter { $0 }.count) times")
+            let holder = try await store.shared("poll:bot", now: t0)?.value ?? ""
+            try ensure(try await store.acquireLease("poll:bot", owner: holder, now: t0.addingTimeInterval(20), until: t0.addingTimeInterval(50)), "the holder renews")
+            try ensure(!(try await store.acquireLease("poll:bot", owner: "x", now: t0.addingTimeInterval(40), until: t0.addingTimeInterval(70))), "renewed lease kept")
+            try ensure(try await store.acquireLease("poll:bot", owner: "x", now: t0.addingTimeInterval(50), until: t0.addingTimeInterval(80)), "lapsed lease taken")
+            try await store.releaseLease("poll:bot", owner: "x", now: t0.addingTimeInterval(51))
+            try ensure(try await store.acquireLease("poll:bot", owner: "y", now: t0.addingTimeInterval(51), until: t0.addingTimeInterval(80)), "released lease taken")
+            // First value wins.
+            let first = try await store.firstValue("origin", "1", now: t0)
+            let second = try await store.firstValue("origin", "2", now: t0)
+            try ensure(first == "1" && second == "1", "first value kept: \(first), \(second)")
+            // A bucket of 2, one token per 10 s.
+            let takes = try await [0, 0, 0, 5, 10].asyncMap { offset in
+                try await store.takeToken("bucket", capacity: 2, perSecond: 0.1, now: t0.addingTimeInterval(Double(offset)))
+            }
+            try ensure(takes[0] == nil && takes[1] == nil, "burst allowed: \(takes)")
+            try ensure(takes[2].map { abs($0 - 10) < 0.001 } == true && takes[3].map { abs($0 - 5) < 0.001 } == true, "waits: \(takes)")
+            try ensure(takes[4] == nil, "refilled: \(takes)")
+        },
+        StoreContract(name: "a crashed claimer's reminders, replies and deliveries are taken over once its lease ends") { store in
+            for i in 0..<3 {
+                let chat = try await newChat(store, key: "k\(i)")
+                try await schedule(store, chat, at: t0)
+                _ = try await store.updateChat(id: chat.id, { $0.replyDueAt = t0 }, followUp: nil)
+                _ = try await store.enqueue(NewOutboxEntry(chatID: chat.id, purpose: .reply, idempotencyKey: "r", text: "x", notBefore: t0), usage: nil, followUp: nil)
+            }
+            let until = t0.addingTimeInterval(120)
+            let crashed = (try await store.claimDueFollowUps(now: t0, owner: "crashed", leaseUntil: until, limit: 10).count,
+                           try await store.claimDueReplies(now: t0, owner: "crashed", leaseUntil: until, limit: 10).count,
+                           try await store.claimDueOutbox(now: t0, owner: "crashed", leaseUntil: until, limit: 10).count)
+            try ensure(crashed == (3, 3, 3), "the first claimer got \(crashed)")
+            // Until the lease ends nobody else gets them, and the wake times say when it does.
+            let before = until.addingTimeInterval(-1)
+            try ensure(try await store.claimDueFollowUps(now: before, owner: "b", leaseUntil: before.addingTimeInterval(60), limit: 10).isEmpty, "reminders taken early")
+            try ensure(try await store.claimDueReplies(now: before, owner: "b", leaseUntil: before.addingTimeInterval(60), limit: 10).isEmpty, "replies taken early")
+            try ensure(try await store.claimDueOutbox(now: before, owner: "b", leaseUntil: before.addingTimeInterval(60), limit: 10).isEmpty, "deliveries taken early")
+            let wake = try await store.nextWakeTimes()
+            try ensure(wake.reminders == until && wake.replies == until && wake.outbox == until, "wake times: \(wake)")
+            let reminders = try await store.claimDueFollowUps(now: until, owner: "b", leaseUntil: until.addingTimeInterval(60), limit: 10)
+            let replies = try await store.claimDueReplies(now: until, owner: "b", leaseUntil: until.addingTimeInterval(60), limit: 10)
+            let deliveries = try await store.claimDueOutbox(now: until, owner: "b", leaseUntil: until.addingTimeInterval(60), limit: 10)
+            try ensure(reminders.count == 3 && replies.count == 3 && deliveries.count == 3, "taken over: \(reminders.count), \(replies.count), \(deliveries.count)")
+            try ensure(deliveries.allSatisfy(\.interrupted), "a taken-over delivery is reported interrupted")
+            try ensure((reminders.map(\.lease?.owner) + replies.map(\.lease.owner) + deliveries.map(\.lease?.owner)).allSatisfy { $0 == "b" }, "b holds them")
+            // The new holder's writes go through.
+            for delivery in deliveries {
+                try await store.complete(outboxID: delivery.id, .dead(at: until, error: "interrupted"), lease: delivery.lease, chatChange: nil, followUp: nil)
+            }
+            for reply in replies {
+                _ = try await store.updateChat(id: reply.chat.id, lease: reply.lease, { $0.replyDueAt = nil }, followUp: nil)
+            }
+            for reminder in reminders {
+                try await store.updateFollowUp(chatID: reminder.chat.id, lease: reminder.lease) { state, _ in
+                    state.status = .finished
+                    return []
+                }
+            }
+            let left = try await store.nextWakeTimes()
+            try ensure(left == WakeTimes(), "nothing left: \(left)")
+        },
     ]
+}
+
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
 }

@@ -50,8 +50,28 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         }
 
         let expected = Self.chats * 4
-        try await eventually(timeout: .seconds(900), "every reply and reminder delivered") {
-            h.telegram.sentMessages.count >= expected
+        do {
+            try await eventually(timeout: .seconds(600), "every reply and reminder delivered") {
+                h.telegram.sentMessages.count >= expected
+            }
+        } catch let timedOut as EventuallyTimedOut {
+            // Say where the messages that never came are, so a stall is diagnosable from the log.
+            var statuses: [String: Int] = [:]
+            var stuck: [String] = []
+            for client in clients {
+                guard let chat = try await h.gateway.store.chat(channelID: "tg", conversationKey: String(client)) else {
+                    stuck.append("\(client): no chat")
+                    continue
+                }
+                let outbox = try await h.gateway.store.outbox(chatID: chat.id)
+                for entry in outbox { statuses["\(entry.status)", default: 0] += 1 }
+                if outbox.filter({ $0.status == .sent }).count < 4, stuck.count < 5 {
+                    let state = try await h.gateway.store.followUpState(chatID: chat.id)
+                    stuck.append("\(client): outbox \(outbox.map { "\($0.status)@\($0.nextAttemptAt) attempts \($0.attempts) \($0.lastError ?? "")" }), reply due \(String(describing: chat.replyDueAt)), follow-up \(String(describing: state))")
+                }
+            }
+            Issue.record("\(timedOut): \(h.telegram.sentMessages.count) of \(expected) sent; outbox \(statuses); \(stuck.joined(separator: "; "))")
+            return
         }
         // The pools settle: nothing pending is left (each chain finished after its third step).
         try await eventually(timeout: .seconds(180), "every chain finished") {

@@ -63,7 +63,13 @@ import Testing
             #expect(outcome.fiveXX.isEmpty, "seed \(Self.seed), \(phase): 5xx for \(outcome.fiveXX.prefix(10))")
             #expect(outcome.silent.isEmpty, "seed \(Self.seed), \(phase): well-formed requests closed without an answer: \(outcome.silent.prefix(10))")
         }
-        #expect(before == after, "seed \(Self.seed): requests without credentials wrote rows: \(before) → \(after)")
+        // Failed tokens and new widget visitors are counted per client address in the shared
+        // state (that is what limits them across processes): a few rows for the one address
+        // the fuzzer sends from, lapsing on their own — and nothing else.
+        let counters = (after["shared_state"] ?? 0) - (before["shared_state"] ?? 0)
+        #expect(counters <= 3, "seed \(Self.seed): requests without credentials added \(counters) shared-state rows")
+        #expect(before.filter { $0.key != "shared_state" } == after.filter { $0.key != "shared_state" },
+                "seed \(Self.seed): requests without credentials wrote rows: \(before) → \(after)")
         #expect(try await h.get("/healthz", token: nil).0 == 200, "the gateway still serves")
         #expect(withCredentials.statuses.keys.contains(200), "the run reached the routes: \(withCredentials.statuses)")
         #expect(withCredentials.statuses.keys.contains(101), "the run reached the widget's socket: \(withCredentials.statuses)")

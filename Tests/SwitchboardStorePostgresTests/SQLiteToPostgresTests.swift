@@ -117,7 +117,7 @@ struct SQLiteToPostgresTests {
             let outbox = try await postgres.claimDueOutbox(now: filled.pendingOutboxAt, owner: "new", leaseUntil: filled.pendingOutboxAt.addingTimeInterval(60), limit: 10)
             #expect(outbox.map(\.entry.text) == ["Calling at 5"], "the operator's message is still to be sent, once")
             #expect(try await postgres.claimDueReplies(now: Self.t0.addingTimeInterval(9000), owner: "new", leaseUntil: Self.t0.addingTimeInterval(9060), limit: 10)
-                .map(\.id) == [filled.other.id])
+                .map(\.chat.id) == [filled.other.id])
 
             // A provider redelivering a copied message is deduplicated; a new one is numbered after the copied rows.
             let redelivered = InboundMessage(channelID: "tg", conversationKey: "c1", providerMessageID: "u1", senderName: "Ana Ñúñez", chatTitle: nil,

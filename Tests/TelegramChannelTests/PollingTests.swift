@@ -55,6 +55,39 @@ struct PollingTests {
         }
     }
 
+    /// Two gateway processes sharing a store run the same polling bot: one polls, the other
+    /// stands by, and takes over from the stored offset once the first stops.
+    @Test func oneProcessPollsABotAndAnotherTakesOverWhenItStops() async throws {
+        try await withFakeTelegram { telegram, apiBase in
+            let shared = MemorySharedState()
+            let cursors = MemoryCursorStore()
+            let (intakeA, intakeB) = (RecordingIntake(), RecordingIntake())
+            func channel(_ intake: RecordingIntake) -> TelegramChannel {
+                makeChannel(
+                    apiBase: apiBase, mode: .polling, token: FakeTelegramServer.defaultToken, pollTimeout: 1,
+                    environment: makeEnvironment(intake: intake, cursors: cursors, shared: shared))
+            }
+            let a = Task { try await channel(intakeA).run() }
+            try await eventually("a polls") { telegram.calls("getUpdates").count >= 1 }
+            let b = Task { try await channel(intakeB).run() }
+            // B has looked at the lease (and found it taken) once a's lease was renewed after b started.
+            let first = telegram.enqueueTextMessage("Hello")
+            try await eventually("a stores the message") { intakeA.messages.count == 1 }
+            let polls = telegram.calls("getUpdates").count
+            try await eventually("a polls again") { telegram.calls("getUpdates").count >= polls + 2 }
+            #expect(intakeB.messages.isEmpty, "only the lease holder polls")
+
+            a.cancel()
+            try await a.value
+            telegram.enqueueTextMessage("Anyone there?")
+            try await eventually(timeout: .seconds(20), "b takes over") { intakeB.messages.count == 1 }
+            #expect(intakeB.messages.map(\.providerMessageID) == [String(first + 1)], "b starts from the offset a stored")
+            #expect(intakeA.messages.count == 1)
+            b.cancel()
+            try await b.value
+        }
+    }
+
     @Test func aRestartDoesNotRepeatUpdatesStoredButNotYetConfirmed() async throws {
         // The gateway stored 815230001–2 and persisted offset 815230003, then died before the
         // next getUpdates confirmed them, so Telegram still holds them.

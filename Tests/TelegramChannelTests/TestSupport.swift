@@ -60,11 +60,13 @@ enum Fixtures {
 let testChannelID = "riverside-telegram"
 let testWebhookSecret = "tg_7Qk2-VxP9_aLm4"
 
-func makeEnvironment(intake: RecordingIntake = RecordingIntake(), cursors: MemoryCursorStore = MemoryCursorStore()) -> ChannelEnvironment {
+func makeEnvironment(
+    intake: RecordingIntake = RecordingIntake(), cursors: MemoryCursorStore = MemoryCursorStore(), shared: (any SharedStateStore)? = nil
+) -> ChannelEnvironment {
     ChannelEnvironment(
         channelID: testChannelID, employeeID: "alexey", httpClient: HTTPClient.shared,
         logger: Logger(label: "telegram-tests", factory: { _ in SwiftLogNoOpLogHandler() }),
-        clock: ScaledClock(), intake: intake, cursors: cursors)
+        clock: ScaledClock(), intake: intake, cursors: cursors, shared: shared)
 }
 
 func makeChannel(

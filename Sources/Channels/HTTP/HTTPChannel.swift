@@ -87,7 +87,7 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
             }
         // Only a valid body is remembered, so the same malformed request gets the same 400.
         guard case .accept = result else { return result }
-        guard replays.firstSight(signature, expires: now.addingTimeInterval(2 * Signer.tolerance), now: now) else {
+        guard await firstSight(signature, expires: now.addingTimeInterval(2 * Signer.tolerance), now: now) else {
             logger.notice("Rejected a replayed request")
             return .respond(
                 .text(
@@ -106,7 +106,31 @@ public struct HTTPChannel: SwitchboardChannelKit.Channel {
                 signature: request.header(Signer.signatureHeader), timestamp: request.header(Signer.timestampHeader), body: request.body, now: realNow())
         else { return }
         replays.forget(signature)
+        if let shared = environment.shared {
+            let name = seenName(signature)
+            Task { try? await shared.updateShared(name, now: Date()) { $0 = nil } }
+        }
     }
+
+    /// Whether this signed request is new. Where gateway processes share a store, a replay may
+    /// reach another process than the original: it is recognised in the shared state. Without
+    /// one, or while the store cannot be reached, this process's memory decides.
+    private func firstSight(_ signature: String, expires: Date, now: Date) async -> Bool {
+        if let shared = environment.shared {
+            do {
+                return try await shared.updateShared(seenName(signature), now: now) { value in
+                    guard value == nil else { return false }
+                    value = SharedValue("seen", expires: expires)
+                    return true
+                }
+            } catch {
+                logger.warning("shared replay check unavailable; checking in this process", metadata: ["error": "\(error)"])
+            }
+        }
+        return replays.firstSight(signature, expires: expires, now: now)
+    }
+
+    private func seenName(_ signature: String) -> String { "http:\(id):seen:\(signature)" }
 
     private enum BodyKind { case messages, receipts }
 

@@ -6,12 +6,60 @@ extension TelegramChannel {
     /// The cursor holding the next `getUpdates` offset: the last stored `update_id` + 1.
     var offsetCursorName: String { "telegram:\(id):offset" }
 
-    /// Long-polls `getUpdates` until cancelled.
-    ///
+    /// The shared lease that makes one process of several on a store the one polling this bot.
+    var pollerLeaseName: String { "telegram:\(id):poller" }
+
+    /// Long-polls `getUpdates` until cancelled. Where processes share a store, only the one
+    /// holding the bot's polling lease polls; the others stand by and take over when it lapses
+    /// (the holder stopped or died), starting from the offset the holder stored.
+    func poll() async throws {
+        guard let shared = environment.shared else {
+            try await pollWhileHolding(nil)
+            return
+        }
+        let lease = PollerLease(shared: shared, name: pollerLeaseName, duration: .seconds(configuration.pollTimeout + 60))
+        do {
+            try await pollWhenLeased(lease)
+        } catch {
+            await lease.releaseShielded()
+            throw error
+        }
+        // Let a standby process (or this channel's replacement after a reload) take over now
+        // rather than when the lease lapses.
+        await lease.releaseShielded()
+    }
+
+    /// Polls while `lease` is this process's; stands by while another process holds it.
+    private func pollWhenLeased(_ lease: PollerLease) async throws {
+        var standingBy = false
+        var backoff = Backoff()
+        while !Task.isCancelled {
+            do {
+                if try await lease.renew() {
+                    if standingBy { logger.notice("Took over polling this bot") }
+                    standingBy = false
+                    backoff.reset()
+                    try await pollWhileHolding(lease)
+                    continue
+                }
+                if !standingBy { logger.info("Another gateway process polls this bot; standing by") }
+                standingBy = true
+                guard await pause(.seconds(3)) else { break }
+            } catch let error as TelegramError {
+                throw error
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("Could not check the polling lease", metadata: ["error": "\(error)"])
+                guard await pause(backoff.next(after: nil)) else { break }
+            }
+        }
+    }
+
     /// The offset advances only after the intake has durably stored a batch, and is persisted
     /// before the next request confirms the batch to Telegram. A crash in between at worst
-    /// repeats a batch, which the intake deduplicates by update id; no update is lost.
-    func poll() async throws {
+    /// repeats a batch, which the intake deduplicates by update id; no update is lost. Returns
+    /// when `lease` (if any) is lost.
+    private func pollWhileHolding(_ lease: PollerLease?) async throws {
         var backoff = Backoff()
         // Telegram refuses getUpdates while a webhook is set.
         guard try await deleteWebhook(backoff: &backoff) else { return }
@@ -20,6 +68,20 @@ extension TelegramChannel {
 
         var conflicts = 0
         while !Task.isCancelled {
+            if let lease {
+                // Renewed before every request, so it never lapses while a request is out.
+                do {
+                    guard try await lease.renew() else {
+                        logger.warning("Lost the polling lease to another gateway process; standing by")
+                        return
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("Could not renew the polling lease; not polling until it is", metadata: ["error": "\(error)"])
+                    guard await pause(backoff.next(after: nil)) else { return }
+                    continue
+                }
+            }
             let batch: [PolledUpdate]
             do {
                 batch = try await api.call(
@@ -150,6 +212,34 @@ extension TelegramChannel {
         } catch {
             return false
         }
+    }
+}
+
+/// The lease on polling one bot, held in the store's shared state by one process at a time.
+struct PollerLease: Sendable {
+    let shared: any SharedStateStore
+    let name: String
+    /// Longer than one `getUpdates` request, which the lease must outlast.
+    let duration: Duration
+    let owner = "poller-\(UUID().uuidString.prefix(12))"
+
+    /// Takes or extends the lease; `false` while another process holds it. Real time: leases
+    /// are about processes, not the gateway's (possibly scaled) clock.
+    func renew() async throws -> Bool {
+        let now = Date()
+        return try await shared.acquireLease(name, owner: owner, now: now, until: now.addingTimeInterval(duration.seconds))
+    }
+
+    /// Gives the lease up, even from a cancelled task (a stopping channel). Bounded: a stopping
+    /// gateway does not wait on an unreachable database; the lease then lapses on its own.
+    func releaseShielded() async {
+        let release = Task { [shared, name, owner] in try? await shared.releaseLease(name, owner: owner, now: Date()) }
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(2))
+            release.cancel()
+        }
+        _ = await release.value
+        deadline.cancel()
     }
 }
 

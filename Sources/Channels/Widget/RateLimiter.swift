@@ -1,3 +1,6 @@
+import Foundation
+import Logging
+import SwitchboardCore
 import Synchronization
 
 /// A token bucket: up to `capacity` at once, refilled at `perSecond`. A value with no clock of
@@ -66,11 +69,6 @@ final class KeyedRateLimiter: Sendable {
     private let perSecond: Double
     private let state = Mutex(State())
 
-    init(capacity: Int, perMinute: Int) {
-        self.capacity = capacity
-        self.perSecond = Double(perMinute) / 60
-    }
-
     init(capacity: Int, perSecond: Double) {
         self.capacity = capacity
         self.perSecond = perSecond
@@ -91,4 +89,40 @@ final class KeyedRateLimiter: Sendable {
     }
 
     var trackedKeys: Int { state.withLock { $0.buckets.count } }
+}
+
+/// Token buckets by key that every gateway process sharing the store counts alike, where the
+/// host offers shared state: a visitor's tabs, or one address's new chats, may reach different
+/// processes behind a load balancer. Without shared state — or while the store cannot be
+/// reached — the process's own buckets count (still a limit, per process).
+struct SharedRateLimiter: Sendable {
+    let local: KeyedRateLimiter
+    let shared: (any SharedStateStore)?
+    /// Names this limiter's buckets in the shared state.
+    let name: String
+    let capacity: Int
+    let perSecond: Double
+    let logger: Logger
+
+    init(name: String, capacity: Int, perSecond: Double, shared: (any SharedStateStore)?, logger: Logger) {
+        self.name = name
+        self.capacity = capacity
+        self.perSecond = perSecond
+        self.shared = shared
+        self.logger = logger
+        local = KeyedRateLimiter(capacity: capacity, perSecond: perSecond)
+    }
+
+    /// `nil` when allowed; otherwise how long to wait.
+    func take(_ key: String, now: Date = Date()) async -> Duration? {
+        if let shared {
+            do {
+                return try await shared.takeToken("\(name):\(key)", capacity: capacity, perSecond: perSecond, now: now)
+                    .map { .milliseconds(Int64(($0 * 1000).rounded(.up))) }
+            } catch {
+                logger.warning("shared rate limit unavailable; counting in this process", metadata: ["error": "\(error)"])
+            }
+        }
+        return local.take(key)
+    }
 }

@@ -42,10 +42,14 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
             intake: environment.intake, clock: environment.clock, realNow: realNow,
             keyring: TokenKeyring(configured: configuration.tokenSecret, cursors: environment.cursors, channelID: environment.channelID),
             profiles: VisitorProfiles(cursors: environment.cursors, channelID: environment.channelID), hub: WidgetHub(),
-            messageLimiter: KeyedRateLimiter(capacity: configuration.messageBurst, perMinute: configuration.messagesPerMinute),
+            messageLimiter: SharedRateLimiter(
+                name: "widget:\(environment.channelID):messages", capacity: configuration.messageBurst, perSecond: Double(configuration.messagesPerMinute) / 60,
+                shared: environment.shared, logger: logger),
             // Far above any person: a ping every 25 s and a few messages a minute.
             frameLimiter: KeyedRateLimiter(capacity: 40, perSecond: 2),
-            newVisitorLimiter: KeyedRateLimiter(capacity: configuration.newVisitorBurst, perSecond: Double(configuration.newVisitorsPerHour) / 3600),
+            newVisitorLimiter: SharedRateLimiter(
+                name: "widget:\(environment.channelID):new-visitors", capacity: configuration.newVisitorBurst,
+                perSecond: Double(configuration.newVisitorsPerHour) / 3600, shared: environment.shared, logger: logger),
             logger: logger)
     }
 
@@ -185,7 +189,7 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
             if now.timeIntervalSince(token.issuedAt) > 86400 { token.issuedAt = now }
         } else {
             // Every new visitor is a new chat the AI answers: one address may start only so many.
-            if let wait = runtime.newVisitorLimiter.take(request.clientAddress ?? "unknown") {
+            if let wait = await runtime.newVisitorLimiter.take(request.clientAddress ?? "unknown", now: now) {
                 let milliseconds = max(1, Int(wait.components.seconds) * 1000 + Int(wait.components.attoseconds / 1_000_000_000_000_000))
                 headers["Retry-After"] = "\((milliseconds + 999) / 1000)"
                 // A cross-site page may read only the body and the headers it is allowed to.

@@ -19,11 +19,12 @@ struct WidgetRuntime: Sendable {
     var profiles: VisitorProfiles
     var hub: WidgetHub
     /// Per visitor, shared by their tabs: messages they may send.
-    var messageLimiter: KeyedRateLimiter
-    /// Per visitor: frames of any kind.
+    var messageLimiter: SharedRateLimiter
+    /// Per visitor: frames of any kind. Counted in this process only: a flood is stopped where
+    /// it arrives, without a database write per frame.
     var frameLimiter: KeyedRateLimiter
     /// Per client address: new visitors (fresh tokens) it may start.
-    var newVisitorLimiter: KeyedRateLimiter
+    var newVisitorLimiter: SharedRateLimiter
     var logger: Logger
 
     var tokenTTL: TimeInterval { TimeInterval(configuration.tokenTTLDays) * 86400 }
@@ -282,7 +283,7 @@ final class WidgetSession: Sendable {
             await sendError("text_too_long", "messages are at most \(runtime.configuration.maxTextLength) characters", clientMsgID: clientMsgID)
             return
         }
-        if let wait = runtime.messageLimiter.take(visitorID) {
+        if let wait = await runtime.messageLimiter.take(visitorID, now: runtime.realNow()) {
             let milliseconds = Int(wait.components.seconds) * 1000 + Int(wait.components.attoseconds / 1_000_000_000_000_000) + 1
             await sendError("rate_limited", "too many messages; try again shortly", clientMsgID: clientMsgID, retryAfterMs: milliseconds)
             return

@@ -20,7 +20,7 @@ public struct TransitionRejected: Error, Sendable {
 
 /// Durable state of the gateway. Every method is one transaction; implementations must pass
 /// `StoreContractSuite` in SwitchboardTesting.
-public protocol Store: CursorStore {
+public protocol Store: CursorStore, SharedStateStore {
     // MARK: Chats and messages
 
     /// Stores clients' messages in one transaction (the gateway's group commit), each creating
@@ -33,7 +33,9 @@ public protocol Store: CursorStore {
     func recordInbound(_ batch: [InboundRecord]) async throws -> [InboundResult]
     /// Appends a message the gateway itself produced (an auto-reply, an operator's message).
     func appendMessage(_ message: NewMessage, followUp: FollowUpTransition?) async throws -> StoredMessage
-    func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
+    /// Changes a chat. With `lease` (a claimed reply's), the change is made only while that
+    /// claim still holds the chat's owed reply; otherwise it throws `StoreError.leaseLost`.
+    func updateChat(id: String, lease: Lease?, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat
     func chat(id: String) async throws -> Chat?
     func chat(channelID: String, conversationKey: String) async throws -> Chat?
     /// The latest `limit` messages of a chat, oldest first.
@@ -54,12 +56,15 @@ public protocol Store: CursorStore {
     // MARK: Follow-ups
 
     func followUpState(chatID: String) async throws -> FollowUpState?
+    /// Applies `transition` to the chat's follow-up state. With `lease` (a claimed reminder's),
+    /// only while that claim still holds the reminder; otherwise it throws `StoreError.leaseLost`
+    /// and changes nothing.
     @discardableResult
-    func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState
+    func updateFollowUp(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState
     /// Applies `transition` to every chat of the employee with a pending reminder.
     func updatePendingFollowUps(employeeID: String, _ transition: @escaping FollowUpTransition) async throws -> Int
     /// Leases scheduled reminders due at `now`; another caller gets none of them until the lease
-    /// ends or the state changes.
+    /// ends or the state changes. Each claim hands out a new `Lease` (fencing token).
     func claimDueFollowUps(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueFollowUp]
     func decisions(chatID: String) async throws -> [FollowUpDecision]
     /// Chats with a pending reminder, soonest first.
@@ -71,21 +76,33 @@ public protocol Store: CursorStore {
     // MARK: Outbox
 
     /// Queues a message for delivery, records what composing it cost, and applies `followUp`.
-    /// Returns `nil` when an entry with the same idempotency key exists.
+    /// Returns `nil` when an entry with the same idempotency key exists. With `lease` (the
+    /// claimed reply or reminder the message answers), nothing is written unless that claim
+    /// still holds: `StoreError.leaseLost`.
     func enqueue(
-        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+        _ entry: NewOutboxEntry, usage: UsageRecord?, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws -> OutboxEntry?
     /// Leases entries due at `now` for delivery. Entries whose earlier lease ran out mid-delivery
     /// come back with `interrupted` set: the provider may or may not have them.
     func claimDueOutbox(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [OutboxEntry]
-    /// Records a delivery attempt's outcome; on `.sent` the message joins the chat history.
     /// Leases chats whose `replyDueAt` has come, for composing the employee's answer.
-    func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [Chat]
-    func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws
+    func claimDueReplies(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [DueReply]
+    /// Records a delivery attempt's outcome; on `.sent` the message joins the chat history.
+    /// With `lease` (the entry's claim), the outcome is recorded only while that claim still
+    /// holds the entry: after it ran out and another claimer took the entry, it throws
+    /// `StoreError.leaseLost` and changes nothing. `nil`: unfenced (tools, tests).
+    func complete(
+        outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws
     func outbox(chatID: String) async throws -> [OutboxEntry]
 
     /// The earliest moment each kind of pending work needs attention (due, or its lease ends).
     func nextWakeTimes() async throws -> WakeTimes
+    /// Signals that another process sharing the store armed or moved a reminder or queued a
+    /// message: the scheduler looks at its wake times again at once rather than at its next
+    /// poll. A store that cannot tell (SQLite) finishes the stream at once; the scheduler's
+    /// poll (`idleCheck`) is the fallback either way. Ends when the caller stops iterating.
+    func wakeups() -> AsyncStream<Void>
 
     // MARK: Usage and cursors
 
@@ -154,10 +171,52 @@ public struct NewMessage: Sendable, Hashable {
 public struct DueFollowUp: Sendable, Hashable {
     public var chat: Chat
     public var state: FollowUpState
-    public init(chat: Chat, state: FollowUpState) {
+    /// The claim that handed it out; pass it to every write about this reminder.
+    public var lease: Lease?
+    public init(chat: Chat, state: FollowUpState, lease: Lease? = nil) {
         self.chat = chat
         self.state = state
+        self.lease = lease
     }
+}
+
+/// A chat whose answer is owed, as `Store.claimDueReplies` hands it out.
+public struct DueReply: Sendable, Hashable {
+    public var chat: Chat
+    /// The claim; pass it to every write about this answer.
+    public var lease: Lease
+    public init(chat: Chat, lease: Lease) {
+        self.chat = chat
+        self.lease = lease
+    }
+}
+
+/// Proof of a claim: who claimed the work, and which claim it was. Every claim of a row gives
+/// it a new token, so a holder whose lease ran out and was taken over can no longer write the
+/// row (fencing): its late writes fail with `StoreError.leaseLost` instead of overwriting
+/// what the new holder decided.
+public struct Lease: Sendable, Hashable, CustomStringConvertible {
+    public enum Work: String, Sendable, Hashable {
+        /// An outbox entry being delivered.
+        case outbox
+        /// A chat's owed answer being composed.
+        case reply
+        /// A chat's due reminder being fired.
+        case reminder
+    }
+
+    public var work: Work
+    public var owner: String
+    /// Grows with every claim of the row.
+    public var token: Int64
+
+    public init(work: Work, owner: String, token: Int64) {
+        self.work = work
+        self.owner = owner
+        self.token = token
+    }
+
+    public var description: String { "\(work.rawValue) lease #\(token) of \(owner)" }
 }
 
 /// What the Follow-ups page and `switchboard followups` ask for.
@@ -249,8 +308,14 @@ public struct OutboxEntry: Sendable, Hashable {
     public var sentAt: Date?
     /// The previous delivery attempt was cut off (crash, lost lease); see `Store.claimDueOutbox`.
     public var interrupted: Bool
+    /// Set by `Store.claimDueOutbox`: the claim to pass to `complete`.
+    public var lease: Lease?
 
-    public init(id: Int64, entry: NewOutboxEntry, status: OutboxStatus, attempts: Int, nextAttemptAt: Date, lastError: String? = nil, sentAt: Date? = nil, interrupted: Bool = false) {
+    public init(
+        id: Int64, entry: NewOutboxEntry, status: OutboxStatus, attempts: Int, nextAttemptAt: Date, lastError: String? = nil, sentAt: Date? = nil,
+        interrupted: Bool = false, lease: Lease? = nil
+    ) {
+        self.lease = lease
         self.id = id
         self.entry = entry
         self.status = status
@@ -316,11 +381,17 @@ public struct DailyTokenUsage: Sendable, Hashable {
 public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownChat(String)
     case unknownOutboxEntry(Int64)
+    /// The claim `lease` no longer holds the work `id` (an outbox id or a chat id): it ran out
+    /// and another process claimed the work, or the work changed. Nothing was written.
+    case leaseLost(Lease, id: String)
 
     public var description: String {
         switch self {
         case .unknownChat(let id): "no chat with id \(id)"
         case .unknownOutboxEntry(let id): "no outbox entry \(id)"
+        case .leaseLost(let lease, let id):
+            "\(lease) no longer holds \(lease.work.rawValue) \(id): it ran out and the work was taken over or changed, so this late result was not recorded"
+            + " (if it happens often, work takes longer than the scheduler's lease)"
         }
     }
 }
@@ -354,7 +425,30 @@ extension Store {
     }
 
     public func enqueue(_ entry: NewOutboxEntry, usage: UsageRecord?, followUp: FollowUpTransition?) async throws -> OutboxEntry? {
-        try await enqueue(entry, usage: usage, chatChange: nil, followUp: followUp)
+        try await enqueue(entry, usage: usage, lease: nil, chatChange: nil, followUp: followUp)
+    }
+
+    /// Unfenced: for writes that hold no claim (a client's message, an admin, a tool).
+    public func enqueue(
+        _ entry: NewOutboxEntry, usage: UsageRecord?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws -> OutboxEntry? {
+        try await enqueue(entry, usage: usage, lease: nil, chatChange: chatChange, followUp: followUp)
+    }
+
+    /// Unfenced: for writes that hold no claim.
+    @discardableResult
+    public func updateFollowUp(chatID: String, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
+        try await updateFollowUp(chatID: chatID, lease: nil, transition)
+    }
+
+    /// Unfenced: for writes that hold no claim.
+    public func updateChat(id: String, _ change: @escaping @Sendable (inout Chat) -> Void, followUp: FollowUpTransition?) async throws -> Chat {
+        try await updateChat(id: id, lease: nil, change, followUp: followUp)
+    }
+
+    /// Unfenced: for tools and tests that did not claim the entry.
+    public func complete(outboxID: Int64, _ outcome: OutboxOutcome, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?) async throws {
+        try await complete(outboxID: outboxID, outcome, lease: nil, chatChange: chatChange, followUp: followUp)
     }
 
     /// Every purpose's usage per local day.
