@@ -64,6 +64,13 @@ public final class SQLiteStore: Store {
         writes = GroupCommit(writer: db)
     }
 
+    /// Closes the database's connections (the file stays as it is). A stopped gateway calls it
+    /// so that its file handles do not outlive it, whoever still holds the store; any later
+    /// read or write fails. Throws (and stays open) while a statement is still running.
+    public func closeConnections() throws {
+        try db.close()
+    }
+
     /// How many rows each table holds: for tests and benchmarks that check what a run wrote
     /// (the fuzz suite asserts requests without credentials write none).
     public func rowCounts() async throws -> [String: Int] {

@@ -21,7 +21,9 @@ public struct PostgresTestServer: Sendable {
     }
 
     /// The server every test of this process shares, started on first use.
-    public static func shared() throws -> PostgresTestServer { try sharedServer.get() }
+    /// Like every call here that runs a PostgreSQL tool, it waits on a thread of its own: a test
+    /// blocking the cooperative pool (two threads on two cores) would stall every other test.
+    public static func shared() async throws -> PostgresTestServer { try await onOwnThread { try sharedServer.get() } }
 
     private static let sharedServer = Result<PostgresTestServer, any Error> {
         if let url = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES_URL"] { return try fromURL(url) }
@@ -29,7 +31,11 @@ public struct PostgresTestServer: Sendable {
     }
 
     /// A new empty database, named uniquely.
-    public func createDatabase() throws -> String {
+    public func createDatabase() async throws -> String {
+        try await onOwnThread { try self.createDatabaseNow() }
+    }
+
+    private func createDatabaseNow() throws -> String {
         let name = "switchboard_test_\(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))"
         // Never a prompt (-w, no stdin): a test must fail, not wait for a password nobody types.
         var environment = ProcessInfo.processInfo.environment
@@ -87,18 +93,26 @@ public struct PostgresTestServer: Sendable {
 
     /// A cluster of its own, for a test that stops and restarts its server (`stop()`, `start()`)
     /// without disturbing the other tests' shared one. Needs the PostgreSQL binaries.
-    public static func dedicated() throws -> PostgresTestServer { try startCluster() }
+    public static func dedicated() async throws -> PostgresTestServer { try await onOwnThread { try startCluster() } }
 
     /// Stops the server as an administrator restarting it would (`pg_ctl stop -m fast`): open
     /// connections are told so and closed, new ones are refused until `start()`.
-    public func stop() throws {
+    public func stop() async throws {
+        try await onOwnThread { try self.stopNow() }
+    }
+
+    private func stopNow() throws {
         guard let cluster else { throw TestServerError("only a cluster this process started can be stopped: use PostgresTestServer.dedicated()") }
         let command = cluster.asUser + ["\(cluster.bin)/pg_ctl", "-D", cluster.data, "-m", "fast", "-w", "stop"]
         try Self.run(command[0], Array(command.dropFirst()), directory: cluster.base)
     }
 
     /// Starts a stopped cluster again on the same port, with the same data.
-    public func start() throws {
+    public func start() async throws {
+        try await onOwnThread { try self.startNow() }
+    }
+
+    private func startNow() throws {
         guard let cluster else { throw TestServerError("only a cluster this process started can be started: use PostgresTestServer.dedicated()") }
         try Self.launch(cluster, port: port)
     }

@@ -59,8 +59,8 @@ import Testing
         defer { folder.remove() }
         let config = try folder.write("config.yaml", CLITests.alexey)
         let sqlite = try await Self.armedStore(config)
-        let server = try PostgresTestServer.shared()
-        let url = server.url(database: try server.createDatabase())
+        let server = try await PostgresTestServer.shared()
+        let url = server.url(database: try await server.createDatabase())
 
         let copy = try await CLI.run(["migrate", "--config", config, "--from", "sqlite:\(sqlite)", "--to", url])
         #expect(copy.status == 0, "\(copy)")

@@ -47,8 +47,8 @@ import Testing
 
     @Test(.enabled(if: PostgresTestServer.isAvailable, "PostgreSQL is not installed"), .timeLimit(.minutes(4)))
     func threeProcessesShareTheWorkAndAKilledOnesRemindersGoOutOnce() async throws {
-        let server = try PostgresTestServer.shared()
-        let database = try server.createDatabase()
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.createDatabase()
         let telegram = FakeTelegramServer()
         let apiBase = try await telegram.start()
         let folder = try TemporaryFolder()

@@ -9,6 +9,7 @@ import SwitchboardCore
 import SwitchboardFakes
 import SwitchboardScheduler
 import SwitchboardServer
+import SwitchboardStoreSQLite
 import SwitchboardTesting
 import Testing
 
@@ -114,6 +115,11 @@ final class GatewayHarness: Sendable {
         task.cancel()
         _ = await task.result
         try? await client.shutdown()
+        // The test may still hold the gateway, and with it the store: close its files now, or a
+        // long run exhausts descriptors (Foundation's Process breaks above 1,024).
+        if let sqlite = gateway.store as? SQLiteStore {
+            do { try sqlite.closeConnections() } catch { print("HARNESS-CLOSE-FAILED \(error)") }
+        }
         await telegram.stop()
         await openAI.stop()
         try? FileManager.default.removeItem(at: directory)

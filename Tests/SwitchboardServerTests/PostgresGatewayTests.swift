@@ -9,10 +9,10 @@ import Testing
 @Suite(.serialized, .awaitedTeardown, .enabled(if: PostgresTestServer.isAvailable, "PostgreSQL is not installed (apt-get install postgresql)"))
 struct PostgresGatewayTests {
     @Test func aClientMessageIsStoredOnceAndAnsweredOnPostgres() async throws {
-        let server = try PostgresTestServer.shared()
+        let server = try await PostgresTestServer.shared()
         // The test cluster trusts loopback, so the password is never asked for — but it is in
         // the config, and must appear in no log line at any level.
-        let url = server.url(database: try server.createDatabase()).replacingOccurrences(of: "://switchboard@", with: "://switchboard:pw-in-the-url@")
+        let url = server.url(database: try await server.createDatabase()).replacingOccurrences(of: "://switchboard@", with: "://switchboard:pw-in-the-url@")
         let capture = LogCapture()
         let h = try await GatewayHarness(extraConfig: "storage: { postgres: \"\(url)\" }", logger: capture.logger(level: .trace))
         onTeardown { await h.shutdown() }
@@ -53,8 +53,8 @@ struct PostgresGatewayTests {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_PG_RESTART"] == "1", "intermittently hangs after the restart; see the comment"))
     func aDatabaseRestartLosesNoAcknowledgedMessageAndSendsNothingTwice() async throws {
         // A cluster of its own: stopping the shared one would fail every other test's database.
-        let server = try PostgresTestServer.dedicated()
-        let url = server.url(database: try server.createDatabase())
+        let server = try await PostgresTestServer.dedicated()
+        let url = server.url(database: try await server.createDatabase())
         let h = try await GatewayHarness(extraConfig: "storage: { postgres: \"\(url)\", pool_size: 4, statement_timeout: 2s }")
         onTeardown { await h.shutdown() }
         #expect(try await h.deliver(GatewayHarness.textUpdate("Hi, is breakfast included?", updateID: 601)).0 == 200)
@@ -63,14 +63,14 @@ struct PostgresGatewayTests {
         try await eventually("chain armed") { try await h.gateway.store.followUpState(chatID: chat.id)?.status == .scheduled }
 
         h.manualClock.advance(by: .seconds(60))
-        try server.stop()
+        try await server.stop()
         let whileDown = GatewayHarness.textUpdate("And is there parking?", updateID: 602)
         let started = ContinuousClock.now
         #expect(try await h.deliver(whileDown).0 == 503, "a message that could not be stored is not acknowledged: the provider retries")
         #expect(ContinuousClock.now - started < .seconds(8), "refused within statement_timeout, not held until the pool gives up")
         #expect(try await h.get("/readyz", token: nil).0 == 503)
 
-        try server.start()
+        try await server.start()
         // The provider's retries: refused until the pool has reconnected, then acknowledged.
         try await eventually(timeout: .seconds(60), "acknowledged once the database is back") { try await h.deliver(whileDown).0 == 200 }
         try await eventually("the second answer") { h.sentTexts(toChat: 4242).count == 2 }

@@ -8,6 +8,7 @@ import SwitchboardChannels
 import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardServer
+import SwitchboardStoreSQLite
 import SwitchboardTesting
 import Synchronization
 import Testing
@@ -92,6 +93,11 @@ final class WidgetGatewayHarness: Sendable {
         task.cancel()
         _ = await task.result
         try? await client.shutdown()
+        // The test may still hold the gateway, and with it the store: close its files now, or a
+        // long run exhausts descriptors (Foundation's Process breaks above 1,024).
+        if let sqlite = gateway.store as? SQLiteStore {
+            do { try sqlite.closeConnections() } catch { print("HARNESS-CLOSE-FAILED \(error)") }
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 

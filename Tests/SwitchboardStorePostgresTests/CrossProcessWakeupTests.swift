@@ -15,8 +15,8 @@ import Testing
 
     @Test(.enabled(if: PostgresTestServer.isAvailable, "PostgreSQL is not installed"), .timeLimit(.minutes(1)))
     func aReminderArmedByOneProcessIsFiredOnTimeByAnotherThatWasAsleep() async throws {
-        let server = try PostgresTestServer.shared()
-        let database = try server.createDatabase()
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.createDatabase()
         let a = PostgresStore(configuration: PostgresStoreContractTests.configuration(server, database))
         let b = PostgresStore(configuration: PostgresStoreContractTests.configuration(server, database))
         let clock = ScaledClock()

@@ -17,8 +17,8 @@ import Testing
 
     @Test(.enabled(if: PostgresTestServer.isAvailable, "PostgreSQL is not installed"))
     func processesStartingTogetherMigrateOnce() async throws {
-        let server = try PostgresTestServer.shared()
-        let database = try server.createDatabase()
+        let server = try await PostgresTestServer.shared()
+        let database = try await server.createDatabase()
         // Four stores (four processes' worth of pools) reach a new database at the same moment.
         let stores = (0..<4).map { _ in PostgresStore(configuration: Self.configuration(server, database)) }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -51,12 +51,14 @@ import Testing
     static func configuration(_ server: PostgresTestServer, _ database: String) -> PostgresStore.Configuration {
         PostgresStore.Configuration(
             host: server.host, port: server.port, username: server.user, password: server.password, database: database, tls: .disable,
-            maximumConnections: 6)
+            // Generous: these tests check what the store does, not its timeout, and at the start of
+            // the full suite dozens of databases are created and migrated on a loaded machine.
+            maximumConnections: 6, statementTimeout: .seconds(60))
     }
 
     func withStore(_ body: @Sendable (PostgresStore) async throws -> Void) async throws {
-        let server = try PostgresTestServer.shared()
-        let store = PostgresStore(configuration: Self.configuration(server, try server.createDatabase()))
+        let server = try await PostgresTestServer.shared()
+        let store = PostgresStore(configuration: Self.configuration(server, try await server.createDatabase()))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             try await body(store)

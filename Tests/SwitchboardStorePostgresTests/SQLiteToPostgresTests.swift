@@ -143,8 +143,8 @@ struct SQLiteToPostgresTests {
     }
 
     @Test func theSchemaVersionIsReadWithoutMigratingAndThenBroughtUpToDate() async throws {
-        let server = try PostgresTestServer.shared()
-        var configuration = PostgresStoreContractTests.configuration(server, try server.createDatabase())
+        let server = try await PostgresTestServer.shared()
+        var configuration = PostgresStoreContractTests.configuration(server, try await server.createDatabase())
         configuration.migratesOnStart = false
         let store = PostgresStore(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -157,8 +157,8 @@ struct SQLiteToPostgresTests {
     }
 
     func withPostgres(_ body: @Sendable (PostgresStore) async throws -> Void) async throws {
-        let server = try PostgresTestServer.shared()
-        let store = PostgresStore(configuration: PostgresStoreContractTests.configuration(server, try server.createDatabase()))
+        let server = try await PostgresTestServer.shared()
+        let store = PostgresStore(configuration: PostgresStoreContractTests.configuration(server, try await server.createDatabase()))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             try await body(store)
