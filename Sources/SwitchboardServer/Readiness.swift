@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SwitchboardCore
+import Synchronization
 
 /// `/readyz`: whether the gateway can do its job now — the store accepts writes, every enabled
 /// channel is running, the composer is not failing permanently. `/healthz` stays a liveness
@@ -46,19 +47,28 @@ extension Gateway {
         let store = self.store
         let now = ISO8601DateFormatter().string(from: Date())
         do {
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await store.setCursor("readyz.probe", to: now)
-                    return true
+            // Not a task group: a group waits for its cancelled child, and a store call waiting
+            // for an unreachable database may take its own timeout to notice the cancellation.
+            let wrote: Bool = try await withCheckedThrowingContinuation { continuation in
+                let answered = Mutex(false)
+                let answer: @Sendable (Result<Bool, any Error>) -> Void = { result in
+                    if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(with: result) }
                 }
-                group.addTask {
-                    try await Task.sleep(for: Self.storeProbeTimeout)
-                    return false
+                let write = Task {
+                    do {
+                        try await store.setCursor("readyz.probe", to: now)
+                        answer(.success(true))
+                    } catch {
+                        answer(.failure(error))
+                    }
                 }
-                let finished = try await group.next() ?? false
-                group.cancelAll()
-                if !finished { throw GatewayStartupError("timed out") }
+                Task {
+                    try? await Task.sleep(for: Self.storeProbeTimeout)
+                    write.cancel()
+                    answer(.success(false))
+                }
             }
+            if !wrote { throw GatewayStartupError("timed out") }
             return nil
         } catch {
             logger.error("readiness: the store cannot write", metadata: ["error": "\(error)"])

@@ -74,7 +74,9 @@ final class GatewayHarness: Sendable {
         let port = self.port
         var options = GatewayOptions(clock: clock, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger, channelTypes: ChannelRegistry.catalog)
         options.tuneScheduler = tuneScheduler
-        gateway = try Gateway(config: config, options: options)
+        // Opening and migrating the SQLite file blocks: on a thread of its own, not the
+        // cooperative pool that dozens of tests starting together share.
+        gateway = try await onOwnThread { [options] in try Gateway(config: config, options: options) }
         let app = gateway.application()
         task = Task { try await app.run() }
         for _ in 0..<500 where port.get() == nil { try await Task.sleep(nanoseconds: 10_000_000) }

@@ -61,8 +61,9 @@ final class WidgetGatewayHarness: Sendable {
         var logger = Logger(label: "widget-gateway-test")
         logger.logLevel = .warning
         let port = self.portBox
-        let gateway = try Gateway(
-            config: config, options: GatewayOptions(clock: clock, composer: composer, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger, channelTypes: ChannelRegistry.catalog))
+        let options = GatewayOptions(clock: clock, composer: composer, host: "127.0.0.1", port: 0, onServerRunning: { port.set($0) }, logger: logger, channelTypes: ChannelRegistry.catalog)
+        // Opening and migrating the SQLite file blocks: on a thread of its own (see GatewayHarness).
+        let gateway = try await onOwnThread { try Gateway(config: config, options: options) }
         self.directory = directory
         self.clock = clock
         self.gateway = gateway
