@@ -65,11 +65,15 @@ public struct ChannelEnvironment: Sendable {
     /// refuses its credentials (a revoked access token) and recovers it on the next success;
     /// `nil` where the host reports none.
     public var health: ComponentHealth?
+    /// The gateway's running channels by id, for a channel that hands a message on to another
+    /// (the widget emails a reminder to an offline visitor through `email_fallback`). `nil`
+    /// where the host offers none.
+    public var channels: ChannelSenders?
 
     public init(
         channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
         cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil,
-        health: ComponentHealth? = nil
+        health: ComponentHealth? = nil, channels: ChannelSenders? = nil
     ) {
         self.channelID = channelID
         self.employeeID = employeeID
@@ -82,6 +86,7 @@ public struct ChannelEnvironment: Sendable {
         self.employeeName = employeeName
         self.history = history
         self.health = health
+        self.channels = channels
     }
 }
 
