@@ -68,11 +68,15 @@ public struct ChannelEnvironment: Sendable {
     /// State every gateway process sharing the store sees alike (a polling lease, rate limits);
     /// `nil` where the host runs one process only and offers none.
     public var shared: (any SharedStateStore)?
+    /// The gateway's running channels by id, for a channel that hands a message on to another
+    /// (the widget emails a reminder to an offline visitor through `email_fallback`). `nil`
+    /// where the host offers none.
+    public var channels: ChannelSenders?
 
     public init(
         channelID: String, employeeID: String, httpClient: HTTPClient, logger: Logger, clock: any WallClock, intake: any InboundIntake,
         cursors: any CursorStore, publicURL: String? = nil, employeeName: String? = nil, history: (any ConversationHistory)? = nil,
-        health: ComponentHealth? = nil, shared: (any SharedStateStore)? = nil
+        health: ComponentHealth? = nil, shared: (any SharedStateStore)? = nil, channels: ChannelSenders? = nil
     ) {
         self.shared = shared
         self.channelID = channelID
@@ -86,6 +90,7 @@ public struct ChannelEnvironment: Sendable {
         self.employeeName = employeeName
         self.history = history
         self.health = health
+        self.channels = channels
     }
 }
 

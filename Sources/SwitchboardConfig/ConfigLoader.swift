@@ -65,9 +65,18 @@ public struct ConfigLoader: Sendable {
         }
         var seenChannelIDs: [String: String] = [:]
         let employeeIDs = Set(config.employees.map(\.id))
-        for (channelFile, channelText) in channels {
-            guard let root = ConfigNode.parse(yaml: channelText, file: channelFile, environment: environment, sink: sink) else { continue }
-            if let channel = readChannel(root, employeeIDs: employeeIDs, seen: &seenChannelIDs, sink: sink) {
+        let roots = channels.compactMap { file, text in ConfigNode.parse(yaml: text, file: file, environment: environment, sink: sink) }
+        // Every channel's id and type first, so a setting naming another channel can be checked.
+        var types: [String: String] = [:]
+        for root in roots {
+            guard case .mapping(let entries) = root.value, let id = entries.first(where: { $0.key == "id" })?.value.scalar,
+                let type = entries.first(where: { $0.key == "type" })?.value.scalar, types[id] == nil
+            else { continue }
+            types[id] = type
+        }
+        let configured = ConfiguredChannels(types: types)
+        for root in roots {
+            if let channel = readChannel(root, employeeIDs: employeeIDs, configured: configured, seen: &seenChannelIDs, sink: sink) {
                 config.sources.record(root, under: "channels." + channel.id, baseDirectory: baseDirectory)
                 config.channels.append(channel)
             }
@@ -217,7 +226,9 @@ public struct ConfigLoader: Sendable {
         if let scale = top.double("time_scale", range: 0.001...1_000_000) { config.timeScale = scale }
     }
 
-    private func readChannel(_ root: ConfigNode, employeeIDs: Set<String>, seen: inout [String: String], sink: DiagnosticSink) -> ChannelConfig? {
+    private func readChannel(
+        _ root: ConfigNode, employeeIDs: Set<String>, configured: ConfiguredChannels, seen: inout [String: String], sink: DiagnosticSink
+    ) -> ChannelConfig? {
         guard let reader = MappingReader(root, context: "the channel file", sink: sink) else { return nil }
         let type = reader.string("type", required: true)
         let id = reader.string("id", required: true)
@@ -244,7 +255,7 @@ public struct ConfigLoader: Sendable {
         if let type, let node = reader.value("type") {
             if let validate = channelValidators[type] {
                 do {
-                    try validate(NodeDecoder(node: settings))
+                    try validate(NodeDecoder(node: settings, userInfo: [.configuredChannels: configured]))
                 } catch let error as DecodingError {
                     report(error, settings: settings, sink: sink)
                     valid = false

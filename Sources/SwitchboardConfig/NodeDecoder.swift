@@ -5,11 +5,14 @@ import Foundation
 struct NodeDecoder: Decoder {
     let node: ConfigNode
     let codingPath: [any CodingKey]
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    /// Given to the top level only: what a channel's settings may check against the rest of the
+    /// configuration (`CodingUserInfoKey.configuredChannels`).
+    let userInfo: [CodingUserInfoKey: Any]
 
-    init(node: ConfigNode, codingPath: [any CodingKey] = []) {
+    init(node: ConfigNode, codingPath: [any CodingKey] = [], userInfo: [CodingUserInfoKey: Any] = [:]) {
         self.node = node
         self.codingPath = codingPath
+        self.userInfo = userInfo
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {

@@ -183,7 +183,8 @@ public final class Gateway: Sendable {
                 let environment = ChannelEnvironment(
                     channelID: channelConfig.id, employeeID: channelConfig.employeeID, httpClient: httpClient, logger: channelLogger, clock: clock,
                     intake: conversation, cursors: store, publicURL: publicURL,
-                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health, shared: store)
+                    employeeName: roster.roster.employees[channelConfig.employeeID]?.name, history: history, health: health, shared: store,
+                    channels: senders)
                 return try type.makeChannel(settings: channelConfig.settingsDecoder(), environment: environment)
             })
     }

@@ -33,7 +33,7 @@ extension PostgresStore {
         if message.event == .unreachable {
             chat.unreachable = true
         } else if message.isNewTurn {
-            chat.lastClientMessageAt = max(chat.lastClientMessageAt ?? message.receivedAt, message.receivedAt)
+            chat.recordClientTurn(at: message.receivedAt)
             // A client who writes again can be reached again.
             chat.unreachable = false
         }

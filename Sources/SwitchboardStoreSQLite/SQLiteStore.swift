@@ -314,7 +314,7 @@ public final class SQLiteStore: Store {
             if message.event == .unreachable {
                 chat.unreachable = true
             } else if message.isNewTurn {
-                chat.lastClientMessageAt = max(chat.lastClientMessageAt ?? message.receivedAt, message.receivedAt)
+                chat.recordClientTurn(at: message.receivedAt)
                 // A client who writes again can be reached again.
                 chat.unreachable = false
             }

@@ -190,9 +190,7 @@ struct EmailEndToEndTests {
     /// three reminders follow in the same thread at their planned times, an out-of-office note
     /// neither cancels nor gets answered, a client reply cancels, a bounce marks the chat
     /// unreachable, and a restart does not read old mail again.
-    // Known failure (issue 14 stays open): a second client mail right after the AI's answer gets
-    // no reply within 30 s; the steps before it pass. Enable once that is found and fixed.
-    @Test(.disabled("known failure: a second mail right after the answer is not answered — issue 14"))
+    @Test
     func aMailConversationWithFollowUpsThreadsLoopGuardsAndABounce() async throws {
         let h = try await EmailHarness()
         onTeardown { await h.shutdown() }

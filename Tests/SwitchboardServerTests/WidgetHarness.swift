@@ -33,9 +33,10 @@ final class WidgetGatewayHarness: Sendable {
     /// - Parameters:
     ///   - widgetYAML: extra keys for `channels/widget.yaml`.
     ///   - employeeYAML: the employee's extra keys (working hours, follow-up chain), indented by four spaces.
+    ///   - otherChannels: more channel files, by file name (`email.yaml`) → text.
     init(
         widgetYAML: String = "", employeeYAML: String = WidgetGatewayHarness.chain, clock: any WallClock = ManualClock("2026-11-23T06:00:00Z"),
-        composer: (any Composer)? = RecordingComposer()
+        composer: (any Composer)? = RecordingComposer(), otherChannels: [String: String] = [:]
     ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-widget-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
@@ -56,6 +57,9 @@ final class WidgetGatewayHarness: Sendable {
             greeting: "\(Self.greeting)"
             \(widgetYAML)
             """.write(to: directory.appendingPathComponent("channels/widget.yaml"), atomically: true, encoding: .utf8)
+        for (file, text) in otherChannels {
+            try text.write(to: directory.appendingPathComponent("channels/\(file)"), atomically: true, encoding: .utf8)
+        }
         let config = try ConfigLoader(channelValidators: ChannelRegistry.validators, environment: [:])
             .load(configPath: directory.appendingPathComponent("config.yaml").path)
         var logger = Logger(label: "widget-gateway-test")

@@ -163,7 +163,10 @@ public struct EmailChannel: SwitchboardChannelKit.Channel {
             throw Self.classify(error)
         }
         do {
-            try await book.recordSent(messageID, to: recipient, thread: thread, isReply: kind == .reply, now: now)
+            // A first mail to an address (a widget visitor's reminder) starts the thread the
+            // next ones join.
+            let started = thread ?? MailThread(subject: subject, lastMessageID: nil, references: [], clientName: nil)
+            try await book.recordSent(messageID, to: recipient, thread: started, isReply: kind == .reply, now: now)
         } catch {
             // Sent already: losing the thread bookkeeping costs the next mail its threading, not delivery.
             logger.warning("Could not record a sent mail in its thread", metadata: ["error": "\(error)"])

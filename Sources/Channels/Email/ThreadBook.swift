@@ -27,8 +27,8 @@ struct ThreadBook: Sendable {
         try await save(MailThread.after(mail, previous: previous), for: address)
     }
 
-    func recordSent(_ messageID: String, to address: String, thread: MailThread?, isReply: Bool, now: Date) async throws {
-        if let thread { try await save(thread.adding(sent: messageID), for: address) }
+    func recordSent(_ messageID: String, to address: String, thread: MailThread, isReply: Bool, now: Date) async throws {
+        try await save(thread.adding(sent: messageID), for: address)
         guard isReply else { return }
         var times = try await replyTimes(address).filter { now.timeIntervalSince($0) < 3600 }
         times.append(now)

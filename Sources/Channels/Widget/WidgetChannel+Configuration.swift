@@ -66,6 +66,10 @@ extension WidgetChannel {
         /// network may share an address.
         public var newVisitorsPerHour: Int
         public var newVisitorBurst: Int
+        /// `email_fallback`: the id of an email channel (`type: email`) that sends a reminder by
+        /// mail too when the visitor is offline and left an email address, in one thread per
+        /// visitor. Default: none (reminders wait for the visitor's next visit only).
+        public var emailFallback: String?
 
         public init(
             allowedOrigins: [String] = [], title: String = "Chat with us", subtitle: String? = nil,
@@ -73,7 +77,7 @@ extension WidgetChannel {
             accentTextColor: String = "#ffffff", position: Position = .right, askContact: Bool = true, demo: Bool = true,
             tokenSecret: Secret? = nil, tokenTTLDays: Int = 180, maxTextLength: Int = 4000, maxFrameBytes: Int = 16384,
             messagesPerMinute: Int = 20, messageBurst: Int = 5, maxConnectionsPerVisitor: Int = 5, historyLimit: Int = 50, authTimeout: Int = 10,
-            newVisitorsPerHour: Int = 60, newVisitorBurst: Int = 20
+            newVisitorsPerHour: Int = 60, newVisitorBurst: Int = 20, emailFallback: String? = nil
         ) {
             self.allowedOrigins = allowedOrigins
             self.title = title
@@ -96,6 +100,7 @@ extension WidgetChannel {
             self.authTimeout = authTimeout
             self.newVisitorsPerHour = newVisitorsPerHour
             self.newVisitorBurst = newVisitorBurst
+            self.emailFallback = emailFallback
         }
 
         private enum CodingKeys: String, CodingKey, CaseIterable {
@@ -117,6 +122,7 @@ extension WidgetChannel {
             case authTimeout = "auth_timeout"
             case newVisitorsPerHour = "new_visitors_per_hour"
             case newVisitorBurst = "new_visitor_burst"
+            case emailFallback = "email_fallback"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -177,6 +183,23 @@ extension WidgetChannel {
                 throw DecodingError.dataCorruptedError(
                     forKey: .tokenSecret, in: c, debugDescription: "token_secret must be at least 32 characters (try: openssl rand -hex 32)")
             }
+            let emailFallback = try c.decodeIfPresent(String.self, forKey: .emailFallback)
+            // Judged against the other channel files when the whole configuration is checked.
+            if let emailFallback, let configured = decoder.userInfo[.configuredChannels] as? ConfiguredChannels {
+                switch configured.types[emailFallback] {
+                case "email": break
+                case nil:
+                    let known = configured.types.filter { $0.value == "email" }.keys.sorted()
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .emailFallback, in: c,
+                        debugDescription: "email_fallback names channel '\(emailFallback)', but no channel file has that id"
+                            + (known.isEmpty ? " (there is no email channel; add one with type: email)" : " (email channels: \(known.joined(separator: ", ")))"))
+                case let other?:
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .emailFallback, in: c,
+                        debugDescription: "email_fallback must name an email channel; '\(emailFallback)' is type: \(other)")
+                }
+            }
             let maxTextLength = try int(.maxTextLength, defaults.maxTextLength, 1...100_000)
             let maxFrameBytes = try int(.maxFrameBytes, defaults.maxFrameBytes, 1024...(1 << 20))
             self.init(
@@ -200,7 +223,8 @@ extension WidgetChannel {
                 historyLimit: try int(.historyLimit, defaults.historyLimit, 1...500),
                 authTimeout: try int(.authTimeout, defaults.authTimeout, 1...120),
                 newVisitorsPerHour: try int(.newVisitorsPerHour, defaults.newVisitorsPerHour, 1...1_000_000),
-                newVisitorBurst: try int(.newVisitorBurst, defaults.newVisitorBurst, 1...100_000))
+                newVisitorBurst: try int(.newVisitorBurst, defaults.newVisitorBurst, 1...100_000),
+                emailFallback: emailFallback)
         }
 
         static func isHexColor(_ text: String) -> Bool {
@@ -218,7 +242,7 @@ extension WidgetChannel.Configuration: RedactedDescription {
             "allowedOrigins": allowedOrigins, "title": title, "position": position, "demo": demo, "tokenSecret": tokenSecret as Any,
             "tokenTTLDays": tokenTTLDays, "maxTextLength": maxTextLength, "maxFrameBytes": maxFrameBytes,
             "messagesPerMinute": messagesPerMinute, "messageBurst": messageBurst, "maxConnectionsPerVisitor": maxConnectionsPerVisitor,
-            "newVisitorsPerHour": newVisitorsPerHour, "newVisitorBurst": newVisitorBurst,
+            "newVisitorsPerHour": newVisitorsPerHour, "newVisitorBurst": newVisitorBurst, "emailFallback": emailFallback as Any,
         ]
     }
 }

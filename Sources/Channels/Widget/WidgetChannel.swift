@@ -25,6 +25,9 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
     let runtime: WidgetRuntime
     let origins: OriginPolicy
     let assets: WidgetAssets
+    /// The gateway's running channels, where `email_fallback` is looked up at send time (it may
+    /// start after this one, or be reloaded).
+    let channels: ChannelSenders?
 
     /// - Parameter realNow: real time, for token ages (tests move it).
     public init(configuration: Configuration, environment: ChannelEnvironment, realNow: @escaping @Sendable () -> Date = { Date() }) throws {
@@ -35,6 +38,7 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
         self.configuration = configuration
         var logger = environment.logger
         logger[metadataKey: "channel.id"] = "\(environment.channelID)"
+        self.channels = environment.channels
         self.origins = OriginPolicy(allowed: configuration.allowedOrigins)
         self.assets = WidgetAssets(channelID: environment.channelID, configuration: configuration, employeeName: environment.employeeName)
         self.runtime = WidgetRuntime(
@@ -78,12 +82,60 @@ public struct WidgetChannel: BrowserChannel, RedactedDescription {
 
     /// Hands the message to the visitor's open pages, if any: they read it from the store as
     /// soon as it is recorded. `delivered` says whether a page was open; one that was not gets
-    /// it on its next connection.
+    /// it on its next connection — and a reminder also by mail, when `email_fallback` is set and
+    /// the visitor left an address (its Message-ID is the receipt's second id).
     public func send(_ message: OutboundMessage) async throws -> DeliveryReceipt {
         let providerID = "w_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let online = runtime.hub.isOnline(message.conversationKey)
         runtime.hub.poke(visitorID: message.conversationKey, expecting: providerID)
-        return DeliveryReceipt(providerMessageIDs: [providerID], delivered: online)
+        var ids = [providerID]
+        if !online, message.purpose == .reminder, let mailID = await emailToOfflineVisitor(message) { ids.append(mailID) }
+        return DeliveryReceipt(providerMessageIDs: ids, delivered: online)
+    }
+
+    /// Sends a reminder to an offline visitor's email address through the `email_fallback`
+    /// channel, which threads every mail to one address. Best effort: the reminder is the
+    /// widget's either way (the visitor sees it on the next visit), so a mail that cannot go is
+    /// a note in the chat for the admin, never the widget message's failure or retry.
+    private func emailToOfflineVisitor(_ message: OutboundMessage) async -> String? {
+        guard let fallback = configuration.emailFallback else { return nil }
+        let address: String
+        do {
+            guard let email = try await runtime.profiles.load(message.conversationKey).email else { return nil }
+            address = email
+        } catch {
+            await noteEmailNotSent(message, why: "the visitor's profile could not be read: \(error)")
+            return nil
+        }
+        guard let mailbox = channels?.sender(forChannel: fallback) else {
+            await noteEmailNotSent(message, to: address, why: "the email channel '\(fallback)' (email_fallback) is not running")
+            return nil
+        }
+        do {
+            let receipt = try await mailbox.send(
+                OutboundMessage(
+                    chatID: message.chatID, channelID: fallback, conversationKey: address, text: message.text, purpose: .reminder,
+                    followUpStep: message.followUpStep, idempotencyKey: message.idempotencyKey.map { "\($0):email" }))
+            runtime.logger.info("reminder emailed to an offline widget visitor", metadata: ["widget.email_fallback": "\(fallback)"])
+            return receipt.providerMessageIDs.first
+        } catch {
+            await noteEmailNotSent(message, to: address, why: "\(error)")
+            return nil
+        }
+    }
+
+    private func noteEmailNotSent(_ message: OutboundMessage, to address: String? = nil, why: String) async {
+        runtime.logger.warning("could not email a reminder to an offline widget visitor", metadata: ["error": "\(why)"])
+        let text = "The reminder was not emailed" + (address.map { " to \($0)" } ?? "") + " (email_fallback): \(why)"
+        let note = InboundMessage(
+            channelID: id, conversationKey: message.conversationKey,
+            providerMessageID: "email-fallback-failed:" + (message.idempotencyKey ?? UUID().uuidString), receivedAt: runtime.clock.now(),
+            kind: .system, text: text, event: .note)
+        do {
+            try await runtime.intake.receive([note])
+        } catch {
+            runtime.logger.error("could not record why a reminder was not emailed", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - Browser routes

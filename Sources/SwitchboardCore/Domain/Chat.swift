@@ -117,6 +117,21 @@ public struct Chat: Sendable, Hashable, Identifiable {
         self.aiPausedUntil = aiPausedUntil
         self.replyDueAt = replyDueAt
     }
+
+    /// Records a new client turn received at `time` (gateway time). Each turn moves
+    /// `lastClientMessageAt` forward — when `time` is not later than the turn before, to just
+    /// past it: the employee's answer is keyed by this moment to the millisecond
+    /// (`OutboxKey.reply(answering:)`), so a second turn at the same reading (a clock that
+    /// stands still in a test, another gateway process whose clock is a little behind) would
+    /// otherwise count as answered already and never get an answer of its own.
+    public mutating func recordClientTurn(at time: Date) {
+        if let last = lastClientMessageAt, time <= last {
+            // 1.5 ms: the next millisecond even after binary floating point rounds the sum down.
+            lastClientMessageAt = last.addingTimeInterval(0.0015)
+        } else {
+            lastClientMessageAt = time
+        }
+    }
 }
 
 /// A message as stored in a chat's history.
