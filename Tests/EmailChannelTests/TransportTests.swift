@@ -50,7 +50,7 @@ private func reply(to address: String, _ text: String = "Hello from Alexey", key
 @Suite(.serialized, .enabled(if: SMTPTestServer.isAvailable, "needs aiosmtpd (pip install aiosmtpd)"))
 struct SMTPTransportTests {
     @Test func aReplyIsSubmittedWithTheEnvelopeAndItsMessageIDIsTheReceipt() async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         defer { smtp.stop() }
         let channel = try makeChannel(smtp: smtp)
         let receipt = try await channel.send(reply(to: "ana@example.net", "Ваш номер готов."))
@@ -69,7 +69,7 @@ struct SMTPTransportTests {
         ("rejectdata@example.net", .permanent, "554 5.7.1 Message rejected as spam"),
     ])
     func smtpRefusalsAreClassifiedWithTheServersWords(_ recipient: String, _ kind: DeliveryError.Kind, _ words: String) async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         defer { smtp.stop() }
         let channel = try makeChannel(smtp: smtp)
         do {
@@ -83,7 +83,7 @@ struct SMTPTransportTests {
     }
 
     @Test func aWrongPasswordIsRetriedAndSaysSoWithoutThePassword() async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         defer { smtp.stop() }
         let channel = try makeChannel(smtp: smtp, password: "wrong-password-42")
         do {
@@ -97,7 +97,7 @@ struct SMTPTransportTests {
     }
 
     @Test func noMoreThanNRepliesToOneClientPerHourButRemindersStillGo() async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         defer { smtp.stop() }
         let channel = try makeChannel(smtp: smtp, maxReplies: 2)
         _ = try await channel.send(reply(to: "loop@example.net"))
@@ -122,9 +122,9 @@ struct IMAPPollingTests {
     }
 
     @Test func pollsByUIDAcrossRestartsAndPastBadMail() async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         defer { smtp.stop() }
-        let dovecot = try DovecotTestServer.start()
+        let dovecot = try await onOwnThread { try DovecotTestServer.start() }
         defer { dovecot.stop() }
         try dovecot.append(Self.mail(0))  // already there before the first poll: the past
         let cursors = MemoryCursorStore()

@@ -28,8 +28,8 @@ private final class EmailHarness: Sendable {
     init(channelExtra: String = "") async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sb-email-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("channels"), withIntermediateDirectories: true)
-        dovecot = try DovecotTestServer.start()
-        smtp = try SMTPTestServer.start()
+        dovecot = try await onOwnThread { try DovecotTestServer.start() }
+        smtp = try await onOwnThread { try SMTPTestServer.start() }
         _ = try await openAI.start()
         openAI.respond(text: "Hello from Alexey")
         try """

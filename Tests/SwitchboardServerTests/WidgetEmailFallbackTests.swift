@@ -33,7 +33,7 @@ struct WidgetEmailFallbackTests {
     /// her reminder waits for her in the widget all the same.
     @Test(.enabled(if: SMTPTestServer.isAvailable, "needs aiosmtpd (pip install aiosmtpd)"))
     func anOfflineVisitorWithAnAddressGetsRemindersByMailInOneThread() async throws {
-        let smtp = try SMTPTestServer.start()
+        let smtp = try await onOwnThread { try SMTPTestServer.start() }
         let h = try await WidgetGatewayHarness(widgetYAML: "email_fallback: mail", otherChannels: ["email.yaml": Self.emailChannel(smtp: smtp)])
         onTeardown {
             await h.shutdown()
