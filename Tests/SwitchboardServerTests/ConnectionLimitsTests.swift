@@ -91,7 +91,8 @@ import Testing
         let rest = try await connection.readUntilClosed()
         let waited = started.duration(to: .now)
         #expect(rest.isEmpty, "an idle connection is closed without a word: \(rest)")
-        #expect(waited >= .milliseconds(2900) && waited < .seconds(10), "closed after \(waited)")
+        // The upper bound only says "closed, not kept open": a busy machine may be slow to report it.
+        #expect(waited >= .milliseconds(2900) && waited < .seconds(30), "closed after \(waited)")
     }
 
     @Test(arguments: [
@@ -114,7 +115,9 @@ import Testing
             try await connection.send(head.hasSuffix("\r\n\r\nzz\r\n") ? head : head + "\r\nhello")
             let answer = try await connection.readUntilClosed()
             #expect(answer.hasPrefix("HTTP/1.1 400"), "\(name) on \(path): \(answer)")
-            #expect(started.duration(to: .now) < .milliseconds(900), "\(name) on \(path): answered at once, not after a timeout")
+            // 400, not the header timeout's 408, says it was refused for its framing; the time
+            // bound is only a sanity check (a busy machine may take a while to answer at all).
+            #expect(started.duration(to: .now) < .seconds(10), "\(name) on \(path): answered, not held")
         }
         // The gateway still serves.
         #expect(try await h.get("/healthz", token: nil).0 == 200)

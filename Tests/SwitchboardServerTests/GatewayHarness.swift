@@ -139,10 +139,10 @@ final class GatewayHarness: Sendable {
         return (Int(response.status.code), String(buffer: body))
     }
 
-    func get(_ path: String, token: String? = GatewayHarness.adminToken) async throws -> (Int, String) {
+    func get(_ path: String, token: String? = GatewayHarness.adminToken, timeout: Duration = .seconds(10)) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: baseURL + path)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: .init(timeout))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 22)))
     }
 

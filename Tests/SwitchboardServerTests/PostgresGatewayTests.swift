@@ -36,11 +36,13 @@ struct PostgresGatewayTests {
             extraConfig: "storage: { postgres: \"postgres://switchboard:pw-not-logged@127.0.0.1:1/none?sslmode=disable\" }", logger: capture.logger(level: .trace))
         onTeardown { await h.shutdown() }
         let started = ContinuousClock.now
-        let (status, body) = try await h.get("/readyz", token: nil)
+        // Generous bounds: the point is an answer instead of a hang, and at the start of a full
+        // run the machine may be busy for seconds with browsers and database clusters starting.
+        let (status, body) = try await h.get("/readyz", token: nil, timeout: .seconds(40))
         #expect(status == 503)
         #expect(body.contains("store"), "names the store: \(body)")
         #expect(!body.contains("pw-not-logged"))
-        #expect(ContinuousClock.now - started < .seconds(10), "answers within the probe's timeout")
+        #expect(ContinuousClock.now - started < .seconds(30), "answers, after the probe's timeout at most")
         #expect(capture.all.contains { $0.contains("readiness: the store cannot write") })
         #expect(capture.all.allSatisfy { !$0.contains("pw-not-logged") }, "the password is logged")
     }
