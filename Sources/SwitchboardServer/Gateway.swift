@@ -322,7 +322,7 @@ struct SQLiteClosing: Service, CustomStringConvertible {
     func run() async throws {
         try? await gracefulShutdown()
         do {
-            try store.closeConnections()
+            try await store.closeConnections()
         } catch {
             logger.warning("the database stays open until the gateway is freed", metadata: ["error": "\(error)"])
         }

@@ -67,8 +67,15 @@ public final class SQLiteStore: Store {
     /// Closes the database's connections (the file stays as it is). A stopped gateway calls it
     /// so that its file handles do not outlive it, whoever still holds the store; any later
     /// read or write fails. Throws (and stays open) while a statement is still running.
-    public func closeConnections() throws {
-        try db.close()
+    ///
+    /// GRDB's close blocks until every reader is handed back, and an async read hands its reader
+    /// back on the cooperative pool. Blocking a pool thread here (two of them on two cores) could
+    /// therefore wait for itself, so the close runs on a thread of its own.
+    public func closeConnections() async throws {
+        let db = self.db
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            Thread.detachNewThread { continuation.resume(with: Result { try db.close() }) }
+        }
     }
 
     /// How many rows each table holds: for tests and benchmarks that check what a run wrote

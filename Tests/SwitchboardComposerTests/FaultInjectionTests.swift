@@ -42,7 +42,7 @@ import Testing
             server.injectFaults(.always(fault))
             // A short client timeout only where the fault is a hang: the others must fail on
             // their own, however slow the machine.
-            let timeout: Duration = if case .hang = fault { .milliseconds(300) } else { .seconds(10) }
+            let timeout: Duration = if case .hang = fault { .milliseconds(300) } else { .seconds(30) }
             let error = try #require(await compositionError { try await composer(server, timeout: timeout).compose(request(.reply)) })
             #expect(error.isRetryable, "\(error)")
             #expect(error.message.contains(Self.evidence(of: fault)), "\(error)")

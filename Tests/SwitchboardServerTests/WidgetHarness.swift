@@ -101,7 +101,7 @@ final class WidgetGatewayHarness: Sendable {
         // The test may still hold the gateway, and with it the store: close its files now, or a
         // long run exhausts descriptors (Foundation's Process breaks above 1,024).
         if let sqlite = gateway.store as? SQLiteStore {
-            do { try sqlite.closeConnections() } catch { print("HARNESS-CLOSE-FAILED \(error)") }
+            do { try await sqlite.closeConnections() } catch { print("HARNESS-CLOSE-FAILED \(error)") }
         }
         try? FileManager.default.removeItem(at: directory)
     }
