@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 internal import Synchronization
 
 /// Follow-up states as the stores keep them (JSON text), with recently seen texts remembered
