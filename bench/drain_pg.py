@@ -15,16 +15,19 @@ def main():
     p.add_argument("--bench", required=True, help="the switchboard-bench binary")
     p.add_argument("--reminders", type=int, default=100_000)
     p.add_argument("--schedulers", type=int, nargs="+", default=[1, 3])
+    p.add_argument("--batch", type=int, nargs="+", default=[256],
+                   help="the scheduler's pipeline batch sizes to compare (1: store calls per reminder, as before batching)")
     args = p.parse_args()
     cluster = Cluster()
     try:
         for n in args.schedulers:
-            database = f"drain_{n}"
-            cluster.psql("postgres", f"CREATE DATABASE {database}")
-            out = subprocess.run([args.bench, "drain", str(args.reminders), cluster.url(database), str(n)],
-                                 capture_output=True, text=True, check=True).stdout
-            print("\n".join(l for l in out.splitlines() if l.startswith(("#", "-"))))
-            cluster.psql("postgres", f"DROP DATABASE {database}")
+            for batch in args.batch:
+                database = f"drain_{n}_{batch}"
+                cluster.psql("postgres", f"CREATE DATABASE {database}")
+                out = subprocess.run([args.bench, "drain", str(args.reminders), cluster.url(database), str(n), "--batch", str(batch)],
+                                     capture_output=True, text=True, check=True).stdout
+                print("\n".join(l for l in out.splitlines() if l.startswith(("#", "-"))), flush=True)
+                cluster.psql("postgres", f"DROP DATABASE {database}")
     finally:
         cluster.stop()
 

@@ -14,7 +14,6 @@ BIN=.build-release/release
 echo "== ingest";  python3 bench/ingest.py --binary $BIN/switchboard --ceiling $BIN/switchboard-bench-ceiling --rounds 3 --seconds 10 2>/dev/null
 echo "== scale";   python3 bench/scale.py --binary $BIN/switchboard --bench $BIN/switchboard-bench --chats "${SCALE_CHATS:-1000000}" 2>/dev/null
 echo "== pacing";  $BIN/switchboard-bench pacing 3000 2>/dev/null | grep '^-'
-echo "== drain (one transaction per write, then group commit)"
-$BIN/switchboard-bench drain 20000 --no-group-commit 2>/dev/null | grep "^-"
-$BIN/switchboard-bench drain 20000 2>/dev/null | grep "^-"
+echo "== drain (store calls per reminder as before, then the batched pipeline)"
+$BIN/switchboard-bench drain 20000 --batch 1,256 2>/dev/null | grep "^[#-]"
 echo "== ingest on PostgreSQL, 1 vs 3 processes"; python3 bench/ingest_pg.py --binary $BIN/switchboard --rounds 3 --seconds 10 2>/dev/null

@@ -399,14 +399,15 @@ func benchPacing(reminders: Int) async throws {
 /// (almost) nothing: reminders drained per second, and the fire lag — when each went out after
 /// its due time — for the first 10,000. Every chat must get exactly one reminder.
 func benchDrain(
-    reminders: Int, postgres: String?, schedulers: Int, workers: (compositions: Int, deliveries: Int), groupCommit: Bool
+    reminders: Int, postgres: String?, schedulers: Int, workers: (compositions: Int, deliveries: Int), groupCommit: Bool, batch: Int
 ) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sb-bench-drain-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
     var stores: [any Store] = []
     var pools: [Task<Void, Never>] = []
     defer { pools.forEach { $0.cancel() } }
-    let setup = "workers \(workers.compositions) compositions / \(workers.deliveries) deliveries"
+    let setup = "workers \(workers.compositions) compositions / \(workers.deliveries) deliveries; "
+        + (batch > 1 ? "pipeline batches of up to \(batch)" : "no batching: store calls per reminder, as before")
     if let postgres {
         print("\n## Drain: \(reminders) reminders due in the same second (PostgreSQL, \(schedulers) scheduler(s), instant composer and sender; \(setup))")
         let url = try PostgresURL.parse(postgres)
@@ -440,6 +441,7 @@ func benchDrain(
         var configuration = Scheduler.Configuration()
         configuration.compositionWorkers = workers.compositions
         configuration.deliveryWorkers = workers.deliveries
+        configuration.pipelineBatch = batch
         let scheduler = Scheduler(
             store: store, composer: RecordingComposer(), senders: ChannelSenders(["tg": sender]),
             roster: LiveRoster(Roster(employees: [employee], channelOwners: ["tg": "alexey"])), clock: ScaledClock(scale: 1), logger: logger,
@@ -484,8 +486,14 @@ if what == "planner" || what == "all" { benchPlanner() }
 if what == "store" || what == "all" { try await benchStore(chats: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 100_000) }
 if what == "webhooks" || what == "all" { try await benchWebhooks(requests: 2000, concurrency: 16) }
 if what == "drain" {
-    // drain [REMINDERS] [POSTGRES_URL [SCHEDULERS]] [--workers COMPOSITIONS/DELIVERIES] [--no-group-commit]
+    // drain [REMINDERS] [POSTGRES_URL [SCHEDULERS]] [--workers COMPOSITIONS/DELIVERIES] [--no-group-commit] [--batch N[,N…]]
+    // Several --batch sizes run one after another on fresh stores (`--batch 1,256`: before/after).
     var arguments = Array(CommandLine.arguments.dropFirst(2))
+    var batches = [256]
+    if let i = arguments.firstIndex(of: "--batch"), i + 1 < arguments.count {
+        batches = arguments[i + 1].split(separator: ",").compactMap { Int($0) }
+        arguments.removeSubrange(i...(i + 1))
+    }
     var workers = (compositions: 4, deliveries: 8)
     if let i = arguments.firstIndex(of: "--workers"), i + 1 < arguments.count {
         let parts = arguments[i + 1].split(separator: "/").compactMap { Int($0) }
@@ -494,9 +502,11 @@ if what == "drain" {
     }
     let groupCommit = !arguments.contains("--no-group-commit")
     arguments.removeAll { $0 == "--no-group-commit" }
-    try await benchDrain(
-        reminders: Int(arguments.first ?? "") ?? 100_000, postgres: arguments.count > 1 ? arguments[1] : nil,
-        schedulers: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1, workers: workers, groupCommit: groupCommit)
+    for batch in batches {
+        try await benchDrain(
+            reminders: Int(arguments.first ?? "") ?? 100_000, postgres: arguments.count > 1 ? arguments[1] : nil,
+            schedulers: arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1, workers: workers, groupCommit: groupCommit, batch: batch)
+    }
 }
 if what == "pacing" { try await benchPacing(reminders: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 3000) }
 if what == "email" { try await benchEmailIngest(mails: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 2000) }

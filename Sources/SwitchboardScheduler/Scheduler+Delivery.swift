@@ -11,7 +11,9 @@ extension Scheduler {
         logger[metadataKey: "chat.id"] = "\(entry.chatID)"
         logger[metadataKey: "outbox.id"] = "\(outboxEntry.id)"
         do {
-            let chat = try await store.existingChat(id: entry.chatID)
+            // The chat and its follow-up state, read with those of the other deliveries under way.
+            let context = try await contexts.submit(entry.chatID)
+            let chat = context.chat
             let planner = planner(for: chat)
 
             if outboxEntry.interrupted {
@@ -23,29 +25,27 @@ extension Scheduler {
             if OutboxKey(rawValue: entry.idempotencyKey).isReengagement {
                 // Stands in for a reminder already past: it goes out while that run is alive and
                 // the client has not written since (a reply reopens the window and ends the run).
-                let state = try await store.followUpState(chatID: chat.id)
-                guard let state, state.run == entry.followUpRun, [.scheduled, .sending, .finished].contains(state.status) else {
-                    try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain stopped before the template went out"),
-                                             lease: outboxEntry.lease, chatChange: nil, followUp: nil)
+                guard let state = context.state, state.run == entry.followUpRun, [.scheduled, .sending, .finished].contains(state.status) else {
+                    try await complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain stopped before the template went out"),
+                                       lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                     return
                 }
             } else if entry.purpose == .reminder {
-                let state = try await store.followUpState(chatID: chat.id)
-                guard let state, state.status == .sending, state.run == entry.followUpRun, state.step == entry.followUpStep else {
-                    try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain moved on before delivery"),
-                                             lease: outboxEntry.lease, chatChange: nil, followUp: nil)
+                guard let state = context.state, state.status == .sending, state.run == entry.followUpRun, state.step == entry.followUpStep else {
+                    try await complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "the chain moved on before delivery"),
+                                       lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                     return
                 }
             }
             if entry.purpose == .reply, let paused = chat.aiPausedUntil, paused > clock.now() {
                 // Composed just before a human operator wrote: the AI does not talk over them.
-                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "an operator took the chat over"),
-                                         lease: outboxEntry.lease, chatChange: nil, followUp: nil)
+                try await complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "an operator took the chat over"),
+                                   lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                 logger.debug("AI reply withheld: an operator is answering")
                 return
             }
             if chat.unreachable {
-                try await store.complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), lease: outboxEntry.lease, chatChange: nil) {
+                try await complete(outboxID: outboxEntry.id, .cancelled(at: clock.now(), reason: "chat is unreachable"), lease: outboxEntry.lease, chatChange: nil) {
                     state, chat in planner?.apply(.chatUnreachable(at: self.clock.now()), to: &state, facts: .init(chat: chat)) ?? []
                 }
                 return
@@ -53,33 +53,48 @@ extension Scheduler {
             guard let sender = senders.sender(forChannel: chat.channelID) else {
                 // Not the provider's refusal: the message waits, without spending its attempts,
                 // until the channel runs again (a channel file disabled, removed or broken).
-                try await store.complete(
+                try await complete(
                     outboxID: outboxEntry.id,
                     .postponed(at: clock.now(plusReal: configuration.channelRetry), reason: "channel_unavailable: channel \(chat.channelID) is not running"),
                     lease: outboxEntry.lease, chatChange: nil, followUp: nil)
                 return
             }
-            do {
-                try await pacer.admit(channelID: chat.channelID, conversationKey: chat.conversationKey, pace: sender.capabilities.pace)
-            } catch {
-                // Shutting down while waiting for a slot: nothing went out, so it is not an attempt.
-                try await recordShielded {
-                    try await self.store.complete(outboxID: outboxEntry.id, .postponed(at: self.clock.now(), reason: "not sent: the gateway stopped"),
-                                                  lease: outboxEntry.lease, chatChange: nil, followUp: nil)
+            // A worker's slot covers the pacing wait and the request, as a worker did before.
+            let logger = logger
+            let attempt: Result<DeliveryReceipt, any Error>? = await sendSlots.with {
+                await deliveryLimit.timing {
+                    do {
+                        try await pacer.admit(channelID: chat.channelID, conversationKey: chat.conversationKey, pace: sender.capabilities.pace)
+                    } catch {
+                        return nil
+                    }
+                    do {
+                        return .success(
+                            try await sender.send(
+                                OutboundMessage(
+                                    chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
+                                    delivery: entry.delivery, purpose: entry.purpose, followUpStep: entry.followUpStep,
+                                    idempotencyKey: "\(chat.id):\(entry.idempotencyKey)")))
+                    } catch {
+                        return .failure(error)
+                    }
                 }
-                return
             }
             let receipt: DeliveryReceipt
-            let logger = logger
-            do {
-                receipt = try await sender.send(
-                    OutboundMessage(
-                        chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text, delivery: entry.delivery,
-                        purpose: entry.purpose, followUpStep: entry.followUpStep, idempotencyKey: "\(chat.id):\(entry.idempotencyKey)"))
-            } catch let error as DeliveryError {
+            switch attempt {
+            case nil:
+                // Shutting down while waiting for a slot: nothing went out, so it is not an attempt.
+                try await recordShielded {
+                    try await self.complete(outboxID: outboxEntry.id, .postponed(at: self.clock.now(), reason: "not sent: the gateway stopped"),
+                                            lease: outboxEntry.lease, chatChange: nil, followUp: nil)
+                }
+                return
+            case .success(let sent)?:
+                receipt = sent
+            case .failure(let error as DeliveryError)?:
                 try await recordShielded { try await self.recordFailure(outboxEntry, error, chat: chat, planner: planner, logger: logger) }
                 return
-            } catch {
+            case .failure(let error)?:
                 try await recordShielded {
                     try await self.retryOrFail(outboxEntry, chat: chat, planner: planner, error: "\(error)", retryAfter: nil, logger: logger)
                 }
@@ -110,6 +125,13 @@ extension Scheduler {
         }
     }
 
+    /// Records a delivery outcome in the next batch of outcomes (`Store.complete(_:)`).
+    func complete(
+        outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
+    ) async throws {
+        try await recording.submit(OutboxCompletion(outboxID: outboxID, outcome, lease: lease, chatChange: chatChange, followUp: followUp))
+    }
+
     /// Records a delivered message. The provider has it now, so a failure to record must never
     /// lead to sending it again: the write is shielded from shutdown, tried a few times, and
     /// otherwise the entry is left to its lease, whose expiry turns it into a dead letter rather
@@ -121,7 +143,7 @@ extension Scheduler {
         while true {
             do {
                 try await recordShielded {
-                    try await self.store.complete(
+                    try await self.complete(
                         outboxID: outboxEntry.id, .sent(at: sentAt, providerMessageIDs: receipt.providerMessageIDs, delivered: receipt.delivered),
                         lease: outboxEntry.lease, chatChange: nil
                     ) { state, chat in
@@ -162,7 +184,7 @@ extension Scheduler {
             try await retryOrFail(outboxEntry, chat: chat, planner: planner, error: error.message, retryAfter: error.retryAfter, logger: logger)
         case .unreachable:
             let now = clock.now()
-            try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), lease: outboxEntry.lease, chatChange: { $0.unreachable = true }) {
+            try await complete(outboxID: outboxEntry.id, .dead(at: now, error: error.message), lease: outboxEntry.lease, chatChange: { $0.unreachable = true }) {
                 state, chat in planner?.apply(.chatUnreachable(at: now), to: &state, facts: .init(chat: chat)) ?? []
             }
             logger.event("dead letter", level: .warning, deadLetter(outboxEntry, error: error.message, reason: .chatUnreachable))
@@ -186,7 +208,7 @@ extension Scheduler {
         }
         let now = clock.now()
         let moved = Captured(false)
-        try await store.complete(outboxID: outboxEntry.id, .dead(at: now, error: error), lease: outboxEntry.lease, chatChange: nil) { state, chat in
+        try await complete(outboxID: outboxEntry.id, .dead(at: now, error: error), lease: outboxEntry.lease, chatChange: nil) { state, chat in
             guard let planner, state.run == run else { return [] }
             let log = planner.apply(.reminderWindowClosed(step: step, at: now, detail: "the provider refused the free-form reminder: \(error)"),
                                     to: &state, facts: .init(chat: chat))
@@ -226,14 +248,14 @@ extension Scheduler {
         {
             next = open
         }
-        try await store.complete(outboxID: entry.id, .retry(at: next, error: error), lease: entry.lease, chatChange: nil, followUp: nil)
+        try await complete(outboxID: entry.id, .retry(at: next, error: error), lease: entry.lease, chatChange: nil, followUp: nil)
         logger.info("delivery will be retried", metadata: ["error": "\(error)", "outbox.attempt": "\(entry.attempts)"])
     }
 
     /// Ends an entry as a dead letter; a reminder's chain records why it stopped.
     private func fail(_ entry: OutboxEntry, planner: FollowUpPlanner?, error: String, logger: Logger) async throws {
         let now = clock.now()
-        try await store.complete(outboxID: entry.id, .dead(at: now, error: error), lease: entry.lease, chatChange: nil) { state, chat in
+        try await complete(outboxID: entry.id, .dead(at: now, error: error), lease: entry.lease, chatChange: nil) { state, chat in
             guard entry.entry.purpose == .reminder, let planner, let step = entry.entry.followUpStep, state.run == entry.entry.followUpRun,
                 !OutboxKey(rawValue: entry.entry.idempotencyKey).isReengagement
             else { return [] }

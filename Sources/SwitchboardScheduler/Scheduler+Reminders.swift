@@ -22,6 +22,12 @@ extension Scheduler {
             channelRetryAt: senders.sender(forChannel: chat.channelID) == nil ? clock.now(plusReal: configuration.channelRetry) : nil)
     }
 
+    /// A fenced follow-up change, in the next batch of them (`Store.updateFollowUps`).
+    @discardableResult
+    func updateFollowUp(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
+        try await gates.submit(FollowUpUpdate(chatID: chatID, lease: lease, transition))
+    }
+
     /// Fires one claimed reminder: checks the gates, composes it, and queues it for delivery.
     func fire(_ item: DueFollowUp) async {
         var logger = self.logger
@@ -31,7 +37,7 @@ extension Scheduler {
             let now = clock.now()
             guard let planner = planner(for: item.chat) else {
                 // The employee is gone from config: nothing can be composed in their name.
-                try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, chat in
+                try await updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, chat in
                     FollowUpPlanner(chain: .disabled, hours: .always).apply(.chainChanged(at: now), to: &state, facts: .init(chat: chat))
                 }
                 return
@@ -40,7 +46,7 @@ extension Scheduler {
             let facts = try await facts(for: item.chat, employee: employee, now: now)
             let maxAttempts = configuration.maxCompositionAttempts
             let verdict = Captured<FollowUpPlanner.Verdict>(.notNow)
-            let state = try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
+            let state = try await updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                 var log: [FollowUpDecision] = []
                 var v = planner.fire(state: &state, now: now, facts: facts, log: &log)
                 // Counted before composing, in this transaction, so a crash mid-composition
@@ -54,18 +60,18 @@ extension Scheduler {
             guard case .send(let step, let instruction, let delivery) = verdict.value, let employee else { return }
             let run = state.run
 
-            let history = try await store.messages(chatID: item.chat.id, limit: configuration.historyLimit)
+            let history = try await histories.submit(item.chat.id)
             let composition: Composition
             do {
-                composition = try await composer.compose(
-                    CompositionRequest(employee: employee, chatTitle: item.chat.title, purpose: .reminder(step: step, instruction: instruction),
-                                       history: history, now: now))
+                let request = CompositionRequest(
+                    employee: employee, chatTitle: item.chat.title, purpose: .reminder(step: step, instruction: instruction), history: history, now: now)
+                composition = try await compositionSlots.with { try await reminderLimit.timing { try await composer.compose(request) } }
             } catch {
                 let permanent = (error as? CompositionError)?.isRetryable == false
                 composerFailed(error, permanent: permanent, purpose: "reminder", logger: logger)
                 let retryAfter = (error as? CompositionError)?.retryAfter ?? configuration.backoff(attempt: state.attempts)
                 let backoff = Duration.seconds(retryAfter.seconds * clock.rate)
-                try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
+                try await updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                     guard state.run == run, state.step == step else { return [] }
                     return planner.compositionFailed(state: &state, now: now, backoff: backoff, maxAttempts: permanent ? 0 : maxAttempts, facts: facts,
                                                      detail: "\(error)")
@@ -80,7 +86,7 @@ extension Scheduler {
                 chatID: item.chat.id, purpose: .reminder, idempotencyKey: OutboxKey.reminder(run: run, step: step).rawValue, text: composition.text,
                 delivery: delivery, author: .employee, notBefore: clock.now(), followUpRun: run, followUpStep: step)
             do {
-                let queued = try await store.enqueue(entry, usage: usage, lease: item.lease, chatChange: nil) { state, chat in
+                let queued = try await queueing.submit(OutboxEnqueue(entry, usage: usage, lease: item.lease) { state, chat in
                     // The client may have replied, or an admin switched follow-up off, while we composed.
                     guard state.status == .scheduled, state.run == run, state.step == step else {
                         throw TransitionRejected("the chain moved on while the reminder was composed")
@@ -88,13 +94,13 @@ extension Scheduler {
                     return planner.apply(
                         .reminderQueued(step: step, at: now), to: &state,
                         facts: .init(chat: chat, followUpTokensToday: facts.followUpTokensToday))
-                }
+                })
                 if queued == nil {
                     // Cannot happen while every stop ends its (run, step) for good; if it does,
                     // the tokens are still counted and the retries stay bounded.
                     logger.error("reminder key already used; not queued twice", metadata: ["outbox.key": "\(entry.idempotencyKey)"])
                     try await store.recordUsage(usage)
-                    try await store.updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
+                    try await updateFollowUp(chatID: item.chat.id, lease: item.lease) { state, _ in
                         guard state.run == run, state.step == step else { return [] }
                         return planner.compositionFailed(state: &state, now: now, backoff: .zero, maxAttempts: 0, facts: facts,
                                                          detail: "a reminder was already queued under \(entry.idempotencyKey)")

@@ -17,6 +17,12 @@ public final class Scheduler: Service, Sendable {
         /// How long a claim lasts in real time before another process may take it over.
         public var lease: Duration = .seconds(120)
         public var batchSize = 50
+        /// Reminders and deliveries under way are carried through the store together: at most
+        /// this many items per store call and stage (gates, queueing, reading chats, recording
+        /// outcomes), and at most this many claimed at once while their compositions and sends
+        /// are quick (`InFlightLimit`). 1 gives every item store calls of its own and claims no
+        /// more than the workers take — the shape before batching, kept for measuring it.
+        public var pipelineBatch = 256
         /// Messages of history a composer sees.
         public var historyLimit = 20
         public var maxDeliveryAttempts = 8
@@ -87,6 +93,20 @@ public final class Scheduler: Service, Sendable {
     private let replyBudgetBox: Mutex<ReplyBudget?>
     private let wakes: [Work: WakeSignal] = Dictionary(uniqueKeysWithValues: Work.allCases.map { ($0, WakeSignal()) })
 
+    // The batched pipeline: each stage's store calls, shared by the items under way.
+    let gates: BatchCall<FollowUpUpdate, FollowUpState>
+    let queueing: BatchCall<OutboxEnqueue, OutboxEntry?>
+    let recording: BatchCall<OutboxCompletion, Void>
+    /// A reminder's history for its composer.
+    let histories: BatchCall<String, [StoredMessage]>
+    /// A delivery's chat and follow-up state.
+    let contexts: BatchCall<String, ChatContext>
+    /// Reminders being composed at once, and deliveries being sent at once (their pacing wait included).
+    let compositionSlots: Slots
+    let sendSlots: Slots
+    let reminderLimit: InFlightLimit
+    let deliveryLimit: InFlightLimit
+
     public init(
         store: any Store, composer: any Composer, senders: ChannelSenders, roster: LiveRoster, clock: any WallClock,
         logger: Logger, configuration: Configuration = Configuration(), composerHealth: ComponentHealth? = nil, pacer: Pacer = Pacer()
@@ -101,6 +121,29 @@ public final class Scheduler: Service, Sendable {
         self.configuration = configuration
         self.composerHealth = composerHealth
         self.replyBudgetBox = Mutex(configuration.replyBudget)
+        let batch = configuration.pipelineBatch
+        gates = BatchCall(maxItems: batch) { try await store.updateFollowUps($0) }
+        queueing = BatchCall(maxItems: batch) { try await store.enqueue($0) }
+        recording = BatchCall(maxItems: batch) { try await store.complete($0) }
+        let historyLimit = configuration.historyLimit
+        histories = BatchCall(maxItems: batch) { ids in
+            let found = try await store.chatContexts(ids: ids, historyLimit: historyLimit)
+            return ids.map { id -> Result<[StoredMessage], any Error> in
+                guard let context = found[id] else { return .failure(StoreError.unknownChat(id)) }
+                return .success(context.history)
+            }
+        }
+        contexts = BatchCall(maxItems: batch) { ids in
+            let found = try await store.chatContexts(ids: ids, historyLimit: 0)
+            return ids.map { id -> Result<ChatContext, any Error> in
+                guard let context = found[id] else { return .failure(StoreError.unknownChat(id)) }
+                return .success(context)
+            }
+        }
+        compositionSlots = Slots(configuration.compositionWorkers)
+        sendSlots = Slots(configuration.deliveryWorkers)
+        reminderLimit = InFlightLimit(slots: configuration.compositionWorkers, batch: batch, lease: configuration.lease)
+        deliveryLimit = InFlightLimit(slots: configuration.deliveryWorkers, batch: batch, lease: configuration.lease)
     }
 
     /// The reply budget in force: the configured one, or the last `updateReplyBudget`.
@@ -192,17 +235,30 @@ public final class Scheduler: Service, Sendable {
         max(1, work == .deliveries ? configuration.deliveryWorkers : configuration.compositionWorkers)
     }
 
-    /// Keeps up to `workers(work)` items of one kind under way: claims as slots free up, and
-    /// otherwise waits for a slot, a nudge, or the next due moment of this kind.
+    /// Items of one kind under way at once. Replies are composed one per worker; reminders and
+    /// deliveries are claimed in batches as large as their slow step allows (`InFlightLimit`),
+    /// and their compositions and sends take turns at the workers' slots.
+    private func capacity(_ work: Work) -> Int {
+        switch work {
+        case .deliveries: deliveryLimit.current
+        case .replies: workers(.replies)
+        case .reminders: reminderLimit.current
+        }
+    }
+
+    /// Keeps up to `capacity(work)` items of one kind under way: claims as they finish, and
+    /// otherwise waits for one to finish, a nudge, or the next due moment of this kind.
     private func pool(_ work: Work) async {
-        let capacity = workers(work)
         let wake = wakes[work]!  // every kind has a signal: built from `Work.allCases`
         // Child results: `true` when an item finished, `false` when the waiter woke.
         await withTaskGroup(of: Bool.self) { group in
             var busy = 0
             var waiting = false
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                if busy < capacity {
+                let capacity = capacity(work)
+                // Claims come in batches: more once half the room is free, or when the workers'
+                // slots would otherwise go idle.
+                if busy < capacity && (busy < workers(work) || capacity - busy >= capacity / 2) {
                     do {
                         let items = try await claim(work, limit: capacity - busy)
                         for item in items {
@@ -212,7 +268,7 @@ public final class Scheduler: Service, Sendable {
                             }
                         }
                         busy += items.count
-                        if busy == capacity { /* full: wait for a slot below */ } else if !waiting {
+                        if busy >= capacity { /* full: wait for a slot below */ } else if !waiting {
                             waiting = true
                             group.addTask {
                                 await self.waitForWork(work, wake: wake)

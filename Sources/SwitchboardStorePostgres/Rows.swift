@@ -37,7 +37,7 @@ extension PostgresStore {
     }
 
     static func decodeState(_ json: String) throws -> FollowUpState {
-        try JSONDecoder().decode(FollowUpState.self, from: Data(json.utf8))
+        try FollowUpStateCodec.shared.decode(json)
     }
 
     static func chat(_ row: PostgresRandomAccessRow) throws -> Chat {
@@ -189,7 +189,7 @@ extension PostgresStore {
             try await tx.query(
                 """
                 INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
-                VALUES (\(chat.id), \(chat.employeeID), \(state.status.rawValue), \(state.sendsAt?.seconds), \(try encode(state)), NULL, NULL,
+                VALUES (\(chat.id), \(chat.employeeID), \(state.status.rawValue), \(state.sendsAt?.seconds), \(try FollowUpStateCodec.shared.encode(state)), NULL, NULL,
                         \(SearchText.index(title: chat.title, clientName: chat.clientName)))
                 ON CONFLICT (chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
                   sends_at = excluded.sends_at, state = excluded.state,

@@ -15,7 +15,7 @@ extension SQLiteStore {
     }
 
     static func decodeState(_ json: String) throws -> FollowUpState {
-        try JSONDecoder().decode(FollowUpState.self, from: Data(json.utf8))
+        try FollowUpStateCodec.shared.decode(json)
     }
 
     static func chat(_ row: Row) -> Chat {
@@ -156,18 +156,25 @@ extension SQLiteStore {
             // The lease is on one piece of work — this (run, step) going out at this time. When
             // that is what it was (the holder counted a composition), the holder keeps it.
             let sameWork = before.map { $0.status == state.status && $0.run == state.run && $0.step == state.step && $0.sendsAt == state.sendsAt } ?? false
-            try db.executeCached(
-                sql: """
-                    INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
-                    VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)
-                    ON CONFLICT(chat_id) DO UPDATE SET employee_id = excluded.employee_id, status = excluded.status,
-                      sends_at = excluded.sends_at, state = excluded.state,
-                      lease_owner = CASE WHEN ? THEN followups.lease_owner END,
-                      lease_until = CASE WHEN ? THEN followups.lease_until END,
-                      search_text = excluded.search_text
-                    """,
-                arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, try Self.encode(state),
-                            SearchText.index(title: chat.title, clientName: chat.clientName), sameWork, sameWork])
+            let json = try FollowUpStateCodec.shared.encode(state)
+            if before == nil {
+                try db.executeCached(
+                    sql: """
+                        INSERT INTO followups (chat_id, employee_id, status, sends_at, state, lease_owner, lease_until, search_text)
+                        VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)
+                        """,
+                    arguments: [chat.id, chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, json,
+                                SearchText.index(title: chat.title, clientName: chat.clientName)])
+            } else {
+                // The row's search text follows the chat already (`saveChat`): not folded again here.
+                try db.executeCached(
+                    sql: """
+                        UPDATE followups SET employee_id = ?, status = ?, sends_at = ?, state = ?,
+                          lease_owner = CASE WHEN ? THEN lease_owner END, lease_until = CASE WHEN ? THEN lease_until END
+                        WHERE chat_id = ?
+                        """,
+                    arguments: [chat.employeeID, state.status.rawValue, state.sendsAt?.timeIntervalSince1970, json, sameWork, sameWork, chat.id])
+            }
             // A reminder queued under (run, step) that the chain has left — the client replied,
             // the chat was switched off — must not go out: its entry is cancelled in the same
             // transaction, unless a delivery is already under way (that one completes as sent or not).

@@ -7,7 +7,7 @@ public import SwitchboardCore
 public final class SQLiteStore: Store {
     let db: any DatabaseWriter
     /// Every write goes through here: concurrent transactions share a commit.
-    private let writes: GroupCommit
+    let writes: GroupCommit
     /// Sees every follow-up decision as it is written (metrics); called inside the transaction.
     let decisionObserver: DecisionObserver?
 
@@ -443,11 +443,7 @@ public final class SQLiteStore: Store {
     }
 
     public func updateFollowUp(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) async throws -> FollowUpState {
-        try await writes.write { db in
-            guard let chat = try Self.fetchChat(db, id: chatID) else { throw StoreError.unknownChat(chatID) }
-            try Self.ensureHeld(db, lease, chatID: chatID)
-            return try self.transition(db, chat: chat, transition)
-        }
+        try await writes.write { db in try self.updateFollowUp(db, FollowUpUpdate(chatID: chatID, lease: lease, transition)) }
     }
 
     public func updatePendingFollowUps(employeeID: String, _ transition: @escaping FollowUpTransition) async throws -> Int {
@@ -604,23 +600,29 @@ public final class SQLiteStore: Store {
         _ entry: NewOutboxEntry, usage: UsageRecord?, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws -> OutboxEntry? {
         try await writes.write { db in
-            guard var chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
-            try Self.ensureHeld(db, lease, chatID: entry.chatID)
-            if try Int.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE chat_id = ? AND idempotency_key = ?", arguments: [entry.chatID, entry.idempotencyKey]) != nil {
-                return nil
-            }
-            if let chatChange {
-                chatChange(&chat)
-                try Self.saveChat(db, chat)
-            }
-            if let followUp { try self.transition(db, chat: chat, followUp) }
-            guard let queued = try Self.insertOutbox(db, entry, ignoringDuplicate: false) else { return nil }
-            if var usage {
-                usage.outboxID = queued.id
-                try Self.insertUsage(db, usage)
-            }
-            return queued
+            try self.enqueue(db, OutboxEnqueue(entry, usage: usage, lease: lease, chatChange: chatChange, followUp: followUp))
         }
+    }
+
+    /// One `enqueue` inside the caller's transaction.
+    func enqueue(_ db: Database, _ item: OutboxEnqueue) throws -> OutboxEntry? {
+        let entry = item.entry
+        guard var chat = try Self.fetchChat(db, id: entry.chatID) else { throw StoreError.unknownChat(entry.chatID) }
+        try Self.ensureHeld(db, item.lease, chatID: entry.chatID)
+        if try db.cachedRow(sql: "SELECT 1 FROM outbox WHERE chat_id = ? AND idempotency_key = ?", arguments: [entry.chatID, entry.idempotencyKey]) != nil {
+            return nil
+        }
+        if let chatChange = item.chatChange {
+            chatChange(&chat)
+            try Self.saveChat(db, chat)
+        }
+        if let followUp = item.followUp { try self.transition(db, chat: chat, followUp) }
+        guard let queued = try Self.insertOutbox(db, entry, ignoringDuplicate: false) else { return nil }
+        if var usage = item.usage {
+            usage.outboxID = queued.id
+            try Self.insertUsage(db, usage)
+        }
+        return queued
     }
 
     public func claimDueOutbox(now: Date, owner: String, leaseUntil: Date, limit: Int) async throws -> [OutboxEntry] {
@@ -679,51 +681,57 @@ public final class SQLiteStore: Store {
         outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)?, followUp: FollowUpTransition?
     ) async throws {
         try await writes.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [outboxID]) else {
-                throw StoreError.unknownOutboxEntry(outboxID)
-            }
-            if let lease, lease.work != .outbox || (row["lease_owner"] as String?) != lease.owner || (row["lease_token"] as Int64) != lease.token {
-                throw StoreError.leaseLost(lease, id: String(outboxID))
-            }
-            let entry = try Self.outboxEntry(row)
-            guard var chat = try Self.fetchChat(db, id: entry.entry.chatID) else { throw StoreError.unknownChat(entry.entry.chatID) }
-            switch outcome {
-            case .sent(let at, let ids, let delivered):
-                try db.execute(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?",
-                               arguments: [at.timeIntervalSince1970, outboxID])
-                let sent = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
-                                                  providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
-                for id in ids {
-                    try db.execute(
-                        sql: "INSERT OR IGNORE INTO outbound_ids (channel_id, provider_message_id, message_id) VALUES (?, ?, ?)",
-                        arguments: [chat.channelID, id, sent.id])
-                }
-                if delivered {
-                    try db.execute(sql: "UPDATE messages SET delivered_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, sent.id])
-                }
-            case .retry(let at, let error):
-                try db.execute(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                               arguments: [at.timeIntervalSince1970, error, outboxID])
-            case .postponed(let at, let reason):
-                try db.execute(
-                    sql: """
-                        UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, attempts = max(attempts - 1, 0),
-                          lease_owner = NULL, lease_until = NULL WHERE id = ?
-                        """,
-                    arguments: [at.timeIntervalSince1970, reason, outboxID])
-            case .dead(_, let error):
-                try db.execute(sql: "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                               arguments: [error, outboxID])
-            case .cancelled(_, let reason):
-                try db.execute(sql: "UPDATE outbox SET status = 'cancelled', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                               arguments: [reason, outboxID])
-            }
-            if let chatChange {
-                chatChange(&chat)
-                try Self.saveChat(db, chat)
-            }
-            if let followUp { try self.transition(db, chat: chat, followUp) }
+            try self.complete(db, OutboxCompletion(outboxID: outboxID, outcome, lease: lease, chatChange: chatChange, followUp: followUp))
         }
+    }
+
+    /// One `complete` inside the caller's transaction.
+    func complete(_ db: Database, _ item: OutboxCompletion) throws {
+        let outboxID = item.outboxID
+        guard let row = try db.cachedRow(sql: "SELECT * FROM outbox WHERE id = ?", arguments: [outboxID]) else {
+            throw StoreError.unknownOutboxEntry(outboxID)
+        }
+        if let lease = item.lease, lease.work != .outbox || (row["lease_owner"] as String?) != lease.owner || (row["lease_token"] as Int64) != lease.token {
+            throw StoreError.leaseLost(lease, id: String(outboxID))
+        }
+        let entry = try Self.outboxEntry(row)
+        guard var chat = try Self.fetchChat(db, id: entry.entry.chatID) else { throw StoreError.unknownChat(entry.entry.chatID) }
+        switch item.outcome {
+        case .sent(let at, let ids, let delivered):
+            try db.executeCached(sql: "UPDATE outbox SET status = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL, last_error = NULL WHERE id = ?",
+                                 arguments: [at.timeIntervalSince1970, outboxID])
+            let sent = try Self.insertMessage(db, chat: chat, author: entry.entry.author, kind: .text, text: entry.entry.text, at: at,
+                                              providerMessageID: ids.first, step: entry.entry.followUpStep, outboxID: outboxID)
+            for id in ids {
+                try db.executeCached(
+                    sql: "INSERT OR IGNORE INTO outbound_ids (channel_id, provider_message_id, message_id) VALUES (?, ?, ?)",
+                    arguments: [chat.channelID, id, sent.id])
+            }
+            if delivered {
+                try db.executeCached(sql: "UPDATE messages SET delivered_at = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, sent.id])
+            }
+        case .retry(let at, let error):
+            try db.executeCached(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                                 arguments: [at.timeIntervalSince1970, error, outboxID])
+        case .postponed(let at, let reason):
+            try db.executeCached(
+                sql: """
+                    UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, attempts = max(attempts - 1, 0),
+                      lease_owner = NULL, lease_until = NULL WHERE id = ?
+                    """,
+                arguments: [at.timeIntervalSince1970, reason, outboxID])
+        case .dead(_, let error):
+            try db.executeCached(sql: "UPDATE outbox SET status = 'dead', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                                 arguments: [error, outboxID])
+        case .cancelled(_, let reason):
+            try db.executeCached(sql: "UPDATE outbox SET status = 'cancelled', last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                                 arguments: [reason, outboxID])
+        }
+        if let chatChange = item.chatChange {
+            chatChange(&chat)
+            try Self.saveChat(db, chat)
+        }
+        if let followUp = item.followUp { try self.transition(db, chat: chat, followUp) }
     }
 
     public func outbox(chatID: String) async throws -> [OutboxEntry] {

@@ -612,6 +612,112 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try ensure(takes[2].map { abs($0 - 10) < 0.001 } == true && takes[3].map { abs($0 - 5) < 0.001 } == true, "waits: \(takes)")
             try ensure(takes[4] == nil, "refilled: \(takes)")
         },
+        StoreContract(name: "batched follow-up updates, queueing and outcomes: each item stands alone, a lost lease fails only its own") { store in
+            var chats: [Chat] = []
+            for i in 0..<3 {
+                let chat = try await newChat(store, key: "b\(i)")
+                try await schedule(store, chat, at: t0)
+                chats.append(chat)
+            }
+            let claimed = try await store.claimDueFollowUps(now: t0, owner: "a", leaseUntil: t0.addingTimeInterval(60), limit: 10)
+            try ensure(claimed.count == 3, "claimed \(claimed.count)")
+            let leases = Dictionary(uniqueKeysWithValues: claimed.map { ($0.chat.id, $0.lease) })
+            // Chat 1's reminder is moved by someone else (a client wrote): a's lease on it is gone.
+            try await store.updateFollowUp(chatID: chats[1].id) { state, _ in
+                state.sendsAt = t0.addingTimeInterval(3600)
+                return []
+            }
+            func begin(_ chat: Chat) -> FollowUpUpdate {
+                FollowUpUpdate(chatID: chat.id, lease: leases[chat.id] ?? nil) { state, _ in
+                    state.attempts += 1
+                    return [FollowUpDecision(kind: .scheduled, reason: .employeeMessage, run: state.run, step: 1, at: t0, detail: "composing")]
+                }
+            }
+            let refusing = FollowUpUpdate(chatID: chats[2].id, lease: leases[chats[2].id] ?? nil) { _, _ in throw TransitionRejected("no") }
+            let updates = try await store.updateFollowUps(
+                [begin(chats[0]), begin(chats[1]), refusing, FollowUpUpdate(chatID: "no-such-chat", lease: nil) { _, _ in [] }, begin(chats[2])])
+            try ensure(updates.count == 5, "one result per item: \(updates.count)")
+            func lost<T>(_ result: Result<T, any Error>) -> Bool {
+                if case .failure(StoreError.leaseLost) = result { return true }
+                return false
+            }
+            try ensure((try? updates[0].get())?.attempts == 1 && (try? updates[4].get())?.attempts == 1, "held items written: \(updates)")
+            try ensure(lost(updates[1]), "the lost lease is refused: \(updates[1])")
+            if case .failure(let error) = updates[2] { try ensure(error is TransitionRejected, "the refusal is the item's: \(error)") } else {
+                throw ContractViolation(description: "a refusing transition succeeded")
+            }
+            if case .failure(StoreError.unknownChat) = updates[3] {} else { throw ContractViolation(description: "unknown chat: \(updates[3])") }
+            try ensure(try await store.followUpState(chatID: chats[1].id)?.attempts == 0, "the refused item changed its state")
+            try ensure(try await store.decisions(chatID: chats[0].id).contains { $0.detail == "composing" }, "decisions of the batch are logged")
+            try ensure(try await store.decisions(chatID: chats[1].id).allSatisfy { $0.detail != "composing" }, "the refused item logged a decision")
+
+            // Queueing: the held reminders are queued (with their usage), the lost one is not, a used key answers nil.
+            func reminder(_ chat: Chat, text: String = "r", fenced: Bool = true) -> OutboxEnqueue {
+                OutboxEnqueue(
+                    NewOutboxEntry(chatID: chat.id, purpose: .reminder, idempotencyKey: "reminder:1:1", text: text, notBefore: t0, followUpRun: 1, followUpStep: 1),
+                    usage: UsageRecord(employeeID: "alexey", chatID: chat.id, purpose: .reminder, usage: TokenUsage(promptTokens: 3, completionTokens: 4),
+                                       model: "m", at: t0),
+                    lease: fenced ? leases[chat.id] ?? nil : nil
+                ) { state, _ in
+                    state.status = .sending
+                    return []
+                }
+            }
+            // (Queueing moved chat 0's work on, which released a's lease: the repeat is unfenced.)
+            let queued = try await store.enqueue([reminder(chats[0]), reminder(chats[1]), reminder(chats[2]), reminder(chats[0], text: "again", fenced: false)])
+            try ensure(queued.count == 4, "one result per item")
+            guard case .success(let first?) = queued[0], case .success(_?) = queued[2] else { throw ContractViolation(description: "held reminders not queued: \(queued)") }
+            try ensure(lost(queued[1]), "the lost lease is refused: \(queued[1])")
+            if case .success(nil) = queued[3] {} else { throw ContractViolation(description: "a used key was queued again: \(queued[3])") }
+            try ensure(try await store.outbox(chatID: chats[1].id).isEmpty, "the refused item queued a message")
+            try ensure(try await store.followUpState(chatID: chats[0].id)?.status == .sending, "the queued item's transition applied")
+            try ensure(try await store.usage(chatID: chats[0].id).map(\.outboxID) == [first.id], "usage linked to its entry")
+            try ensure(try await store.usage(chatID: chats[1].id).isEmpty, "the refused item recorded usage")
+
+            // Outcomes: entry 1 was finished by someone else, so a's late outcome for it is refused.
+            _ = try await store.enqueue(NewOutboxEntry(chatID: chats[1].id, purpose: .reply, idempotencyKey: "x", text: "x", notBefore: t0), usage: nil, followUp: nil)
+            let deliveries = try await store.claimDueOutbox(now: t0, owner: "a", leaseUntil: t0.addingTimeInterval(60), limit: 10)
+            try ensure(deliveries.count == 3, "deliveries claimed: \(deliveries.count)")
+            let byChat = Dictionary(uniqueKeysWithValues: deliveries.map { ($0.entry.chatID, $0) })
+            guard let d0 = byChat[chats[0].id], let d1 = byChat[chats[1].id], let d2 = byChat[chats[2].id] else {
+                throw ContractViolation(description: "a delivery per chat")
+            }
+            try await store.complete(outboxID: d1.id, .cancelled(at: t0, reason: "operator"), chatChange: nil, followUp: nil)
+            let outcomes = try await store.complete([
+                OutboxCompletion(outboxID: d0.id, .sent(at: t0, providerMessageIDs: ["p0", "p0b"]), lease: d0.lease) { state, _ in
+                    state.status = .finished
+                    return [FollowUpDecision(kind: .sent, reason: .employeeMessage, run: state.run, step: 1, at: t0)]
+                },
+                OutboxCompletion(outboxID: d1.id, .sent(at: t0, providerMessageIDs: ["late"]), lease: d1.lease, followUp: nil),
+                OutboxCompletion(outboxID: d2.id, .retry(at: t0.addingTimeInterval(30), error: "busy"), lease: d2.lease, followUp: nil),
+                OutboxCompletion(outboxID: 999_999, .dead(at: t0, error: "x"), lease: nil, followUp: nil),
+            ])
+            try ensure(outcomes.count == 4, "one result per item")
+            if case .failure(let error) = outcomes[0] { throw ContractViolation(description: "held outcome refused: \(error)") }
+            if case .failure(let error) = outcomes[2] { throw ContractViolation(description: "held outcome refused: \(error)") }
+            try ensure(lost(outcomes[1]), "the lost lease is refused: \(outcomes[1])")
+            if case .failure(StoreError.unknownOutboxEntry) = outcomes[3] {} else { throw ContractViolation(description: "unknown entry: \(outcomes[3])") }
+            let sent = try await store.messages(chatID: chats[0].id, limit: 10).filter { $0.author == .employee }
+            try ensure(sent.count == 1 && sent[0].providerMessageID == "p0" && sent[0].outboxID == d0.id && sent[0].deliveredAt == t0, "sent message: \(sent)")
+            try ensure(try await store.outbox(chatID: chats[0].id).first?.status == .sent, "entry 0 sent")
+            try ensure(try await store.followUpState(chatID: chats[0].id)?.status == .finished, "entry 0's transition applied")
+            try ensure(try await store.outbox(chatID: chats[1].id).first?.status == .cancelled, "the refused outcome changed entry 1")
+            try ensure(try await store.messages(chatID: chats[1].id, limit: 10).allSatisfy { $0.providerMessageID != "late" }, "the refused outcome left a message")
+            let retried = try await store.outbox(chatID: chats[2].id).first
+            try ensure(retried?.status == .pending && retried?.lastError == "busy" && retried?.nextAttemptAt == t0.addingTimeInterval(30), "entry 2: \(String(describing: retried))")
+            let statuses = try await store.recordDeliveryStatuses([DeliveryStatusUpdate(channelID: "tg", providerMessageID: "p0b", state: .read, at: t0)])
+            try ensure(statuses.count == 1, "every provider id of a sent message points at it")
+
+            // What the scheduler reads before acting: chat, state and the latest messages, oldest first.
+            for i in 2...4 {
+                _ = try await store.recordInbound(inbound("b0-\(i)", key: "b0", at: t0.addingTimeInterval(Double(i)), text: "m\(i)"), employeeID: "alexey") { _, _ in [] }
+            }
+            let contexts = try await store.chatContexts(ids: [chats[0].id, chats[1].id, "no-such-chat"], historyLimit: 2)
+            try ensure(contexts.count == 2, "unknown ids are left out: \(contexts.keys)")
+            try ensure(contexts[chats[0].id]?.history.map(\.text) == ["m3", "m4"], "history: \(contexts[chats[0].id]?.history.map(\.text) ?? [])")
+            try ensure(contexts[chats[0].id]?.state?.status == .finished && contexts[chats[0].id]?.chat.id == chats[0].id, "chat and state")
+            try ensure(try await store.chatContexts(ids: [chats[1].id], historyLimit: 0)[chats[1].id]?.history.isEmpty == true, "no history asked")
+        },
         StoreContract(name: "a crashed claimer's reminders, replies and deliveries are taken over once its lease ends") { store in
             for i in 0..<3 {
                 let chat = try await newChat(store, key: "k\(i)")

@@ -96,6 +96,26 @@ public protocol Store: CursorStore, SharedStateStore {
     ) async throws
     func outbox(chatID: String) async throws -> [OutboxEntry]
 
+    // MARK: Batches (the scheduler's pipeline)
+
+    // A wave of due reminders goes through the store a batch at a time: each call below is one
+    // transaction for the whole batch. Every item stands alone inside it — an item whose lease
+    // was lost (`StoreError.leaseLost`), whose chat or entry is unknown, or whose transition
+    // threw changes nothing and gets its own error, and the others are written. Results are in
+    // the batch's order; the call throws only when the transaction as a whole failed, and then
+    // nothing of the batch was written.
+
+    /// `updateFollowUp(chatID:lease:_:)` for a batch.
+    func updateFollowUps(_ batch: [FollowUpUpdate]) async throws -> [Result<FollowUpState, any Error>]
+    /// `enqueue(_:usage:lease:chatChange:followUp:)` for a batch (`nil`: the key was used).
+    func enqueue(_ batch: [OutboxEnqueue]) async throws -> [Result<OutboxEntry?, any Error>]
+    /// `complete(outboxID:_:lease:chatChange:followUp:)` for a batch.
+    func complete(_ batch: [OutboxCompletion]) async throws -> [Result<Void, any Error>]
+    /// What the scheduler reads about chats before it acts on them, in one read: each chat
+    /// with its follow-up state and its latest `historyLimit` messages (oldest first; none for
+    /// 0). Unknown ids are left out.
+    func chatContexts(ids: [String], historyLimit: Int) async throws -> [String: ChatContext]
+
     /// The earliest moment each kind of pending work needs attention (due, or its lease ends).
     func nextWakeTimes() async throws -> WakeTimes
     /// Signals that another process sharing the store armed or moved a reminder or queued a
@@ -114,6 +134,71 @@ public protocol Store: CursorStore, SharedStateStore {
     func usage(chatID: String) async throws -> [UsageRecord]
     func cursor(_ name: String) async throws -> String?
     func setCursor(_ name: String, to value: String) async throws
+}
+
+/// One fenced follow-up change of a batch (`Store.updateFollowUps`).
+public struct FollowUpUpdate: Sendable {
+    public var chatID: String
+    public var lease: Lease?
+    public var transition: FollowUpTransition
+
+    public init(chatID: String, lease: Lease?, _ transition: @escaping FollowUpTransition) {
+        self.chatID = chatID
+        self.lease = lease
+        self.transition = transition
+    }
+}
+
+/// One message to queue in a batch (`Store.enqueue(_:)`), with what `enqueue` takes beside it.
+public struct OutboxEnqueue: Sendable {
+    public var entry: NewOutboxEntry
+    public var usage: UsageRecord?
+    public var lease: Lease?
+    public var chatChange: (@Sendable (inout Chat) -> Void)?
+    public var followUp: FollowUpTransition?
+
+    public init(
+        _ entry: NewOutboxEntry, usage: UsageRecord?, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)? = nil, followUp: FollowUpTransition?
+    ) {
+        self.entry = entry
+        self.usage = usage
+        self.lease = lease
+        self.chatChange = chatChange
+        self.followUp = followUp
+    }
+}
+
+/// One delivery outcome to record in a batch (`Store.complete(_:)`).
+public struct OutboxCompletion: Sendable {
+    public var outboxID: Int64
+    public var outcome: OutboxOutcome
+    public var lease: Lease?
+    public var chatChange: (@Sendable (inout Chat) -> Void)?
+    public var followUp: FollowUpTransition?
+
+    public init(
+        outboxID: Int64, _ outcome: OutboxOutcome, lease: Lease?, chatChange: (@Sendable (inout Chat) -> Void)? = nil, followUp: FollowUpTransition?
+    ) {
+        self.outboxID = outboxID
+        self.outcome = outcome
+        self.lease = lease
+        self.chatChange = chatChange
+        self.followUp = followUp
+    }
+}
+
+/// A chat as the scheduler reads it before acting (`Store.chatContexts`).
+public struct ChatContext: Sendable, Hashable {
+    public var chat: Chat
+    public var state: FollowUpState?
+    /// The latest messages, oldest first, as many as asked for.
+    public var history: [StoredMessage]
+
+    public init(chat: Chat, state: FollowUpState?, history: [StoredMessage]) {
+        self.chat = chat
+        self.state = state
+        self.history = history
+    }
 }
 
 /// When each kind of the scheduler's work is next due; `nil`: none pending.
