@@ -62,22 +62,20 @@ extension Scheduler {
             // A worker's slot covers the pacing wait and the request, as a worker did before.
             let logger = logger
             let attempt: Result<DeliveryReceipt, any Error>? = await sendSlots.with {
-                await deliveryLimit.timing {
-                    do {
-                        try await pacer.admit(channelID: chat.channelID, conversationKey: chat.conversationKey, pace: sender.capabilities.pace)
-                    } catch {
-                        return nil
-                    }
-                    do {
-                        return .success(
-                            try await sender.send(
-                                OutboundMessage(
-                                    chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
-                                    delivery: entry.delivery, purpose: entry.purpose, followUpStep: entry.followUpStep,
-                                    idempotencyKey: "\(chat.id):\(entry.idempotencyKey)")))
-                    } catch {
-                        return .failure(error)
-                    }
+                do {
+                    try await pacer.admit(channelID: chat.channelID, conversationKey: chat.conversationKey, pace: sender.capabilities.pace)
+                } catch {
+                    return nil
+                }
+                do {
+                    return .success(
+                        try await sender.send(
+                            OutboundMessage(
+                                chatID: chat.id, channelID: chat.channelID, conversationKey: chat.conversationKey, text: entry.text,
+                                delivery: entry.delivery, purpose: entry.purpose, followUpStep: entry.followUpStep,
+                                idempotencyKey: "\(chat.id):\(entry.idempotencyKey)")))
+                } catch {
+                    return .failure(error)
                 }
             }
             let receipt: DeliveryReceipt

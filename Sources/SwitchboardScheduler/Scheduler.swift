@@ -105,7 +105,6 @@ public final class Scheduler: Service, Sendable {
     let compositionSlots: Slots
     let sendSlots: Slots
     let reminderLimit: InFlightLimit
-    let deliveryLimit: InFlightLimit
 
     public init(
         store: any Store, composer: any Composer, senders: ChannelSenders, roster: LiveRoster, clock: any WallClock,
@@ -143,7 +142,6 @@ public final class Scheduler: Service, Sendable {
         compositionSlots = Slots(configuration.compositionWorkers)
         sendSlots = Slots(configuration.deliveryWorkers)
         reminderLimit = InFlightLimit(slots: configuration.compositionWorkers, batch: batch, lease: configuration.lease)
-        deliveryLimit = InFlightLimit(slots: configuration.deliveryWorkers, batch: batch, lease: configuration.lease)
     }
 
     /// The reply budget in force: the configured one, or the last `updateReplyBudget`.
@@ -235,12 +233,15 @@ public final class Scheduler: Service, Sendable {
         max(1, work == .deliveries ? configuration.deliveryWorkers : configuration.compositionWorkers)
     }
 
-    /// Items of one kind under way at once. Replies are composed one per worker; reminders and
-    /// deliveries are claimed in batches as large as their slow step allows (`InFlightLimit`),
-    /// and their compositions and sends take turns at the workers' slots.
+    /// Items of one kind under way at once. Replies are composed one per worker; reminders are
+    /// claimed in batches as large as their composition allows (`InFlightLimit`) and take turns
+    /// at the workers' slots. Deliveries are claimed no faster than the workers send them: a
+    /// claimed delivery is marked as being sent, and if the process dies, another one cannot
+    /// tell a message that went out from one that waited for a slot — it ends both as dead
+    /// letters rather than risk a duplicate. Batching them deeper would lose reminders to a crash.
     private func capacity(_ work: Work) -> Int {
         switch work {
-        case .deliveries: deliveryLimit.current
+        case .deliveries: workers(.deliveries)
         case .replies: workers(.replies)
         case .reminders: reminderLimit.current
         }

@@ -201,8 +201,6 @@ public final class Gateway: Sendable {
         router.addRoutes(WidgetRoutes<GatewayRequestContext>(gateway: self).collection)
         let logger = self.logger
         var services: [any Service] = storeService.map { [$0] } ?? []
-        // First in the list, so it stops last, after everything that writes.
-        if let sqlite = store as? SQLiteStore { services.insert(SQLiteClosing(store: sqlite, logger: logger), at: 0) }
         services += [HTTPClientService(client: httpClient), channels] as [any Service]
         if let sharedClock {
             services.append(ClockAgreement(clock: sharedClock, shared: store, scheduler: scheduler, logger: logger))
@@ -308,24 +306,6 @@ public final class Gateway: Sendable {
     /// `conversation.daily_token_budget` and `budget_reply` as the scheduler takes them.
     static func replyBudget(_ conversation: GatewayConfig.Conversation) -> Scheduler.ReplyBudget? {
         conversation.dailyTokenBudget.map { Scheduler.ReplyBudget(dailyTokens: $0, fallbackText: conversation.budgetReply) }
-    }
-}
-
-/// Closes the SQLite store's connections once the gateway stops. Tests and tools that run many
-/// gateways in one process would otherwise keep every store's file handles open for as long as
-/// something still references the gateway.
-struct SQLiteClosing: Service, CustomStringConvertible {
-    let store: SQLiteStore
-    let logger: Logger
-    var description: String { "SQLiteClosing" }
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        do {
-            try await store.closeConnections()
-        } catch {
-            logger.warning("the database stays open until the gateway is freed", metadata: ["error": "\(error)"])
-        }
     }
 }
 

@@ -520,7 +520,7 @@ extension PostgresStore {
 
     // MARK: - Shared state
 
-    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @escaping @Sendable (inout SharedValue?) throws -> T) async throws -> T {
         try await write { tx in
             let t = now.seconds
             // A lapsed placeholder row makes sure there is a row to lock: two processes changing

@@ -194,9 +194,8 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Follow-up transitions are pure, so running them again is safe; decisions are reported
     /// to the observer only once the transaction has committed.
     @discardableResult
-    func write<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
-        // The deadline's task group ends before `write` returns: the body never outlives it.
-        try await withoutActuallyEscaping(body) { body in try await withDeadline { gate in try await self.writeNow(body, gate: gate) } }
+    func write<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await withDeadline { gate in try await self.writeNow(body, gate: gate) }
     }
 
     private func writeNow<T: Sendable>(_ body: (Transaction) async throws -> T, gate: DeadlineGate) async throws -> T {
@@ -234,18 +233,16 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     }
 
     /// Reads, each statement on its own (no BEGIN/COMMIT round trips).
-    func read<T: Sendable>(_ body: @Sendable (Transaction) async throws -> T) async throws -> T {
-        try await withoutActuallyEscaping(body) { body in
-            try await withDeadline { gate in
-                try await self.ready()
-                do {
-                    return try await self.client.withConnection { connection in
-                        guard gate.enter() else { throw CancellationError() }
-                        return try await body(Transaction(connection: connection))
-                    }
-                } catch let error as PSQLError {
-                    throw PostgresStoreError(Self.describe(error))
+    func read<T: Sendable>(_ body: @escaping @Sendable (Transaction) async throws -> T) async throws -> T {
+        try await withDeadline { gate in
+            try await self.ready()
+            do {
+                return try await self.client.withConnection { connection in
+                    guard gate.enter() else { throw CancellationError() }
+                    return try await body(Transaction(connection: connection))
                 }
+            } catch let error as PSQLError {
+                throw PostgresStoreError(Self.describe(error))
             }
         }
     }
@@ -253,30 +250,45 @@ public final class PostgresStore: Store, Service, CustomStringConvertible {
     /// Runs `operation`, giving up after `statementTimeout` while it waits for a connection: a
     /// caller (a webhook waiting to be acknowledged) is answered with an error while the
     /// database is down or every connection is busy, rather than held until the pool gives up
-    /// reconnecting (a minute). An operation that has its connection is never cut off mid-way
-    /// — its statements are bounded by the server's own statement_timeout — and its outcome is
-    /// the answer: a webhook is refused only when it was not stored.
+    /// reconnecting (a minute). An operation that has its connection is not cut off at that
+    /// point — its statements are bounded by the server's own statement_timeout, and its outcome
+    /// is the answer: a webhook is refused only when it was not stored.
+    ///
+    /// One backstop beyond that: a connection that breaks mid-transaction can leave a query that
+    /// PostgresNIO never fails (seen across a database restart). After three statement timeouts
+    /// the caller gets an error saying the outcome is unknown, and the stuck work is left behind
+    /// cancelled — a held inbound writer or scheduler would otherwise stall the whole process.
+    /// Callers cope with an unknown outcome already: a refused webhook is retried by the
+    /// provider and deduplicated, and an unrecorded send is found again when its lease expires.
     private func withDeadline<T: Sendable>(_ operation: @escaping @Sendable (DeadlineGate) async throws -> T) async throws -> T {
         let gate = DeadlineGate()
         guard let timeout = configuration.statementTimeout else { return try await operation(gate) }
-        return try await withThrowingTaskGroup(of: DeadlineOutcome<T>.self) { group in
-            group.addTask { .done(try await operation(gate)) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return .expired
+        // Unstructured, so that a caller can be answered while the work is still stuck.
+        let work = Task { try await operation(gate) }
+        let answer = FirstAnswer<T>()
+        return try await withTaskCancellationHandler {
+            try await answer.wait { give in
+                let timer = Task {
+                    do { try await Task.sleep(for: timeout) } catch { return }
+                    if gate.abandon() {
+                        // Still waiting for a connection (or the schema): cancelling ends that at once.
+                        work.cancel()
+                        give(.failure(PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")))
+                        return
+                    }
+                    do { try await Task.sleep(for: timeout * 2) } catch { return }
+                    work.cancel()
+                    give(.failure(PostgresStoreError(
+                        "the database stopped answering mid-transaction (no reply within 3 × storage.statement_timeout); whether the write happened is unknown, and it is safe to retry")))
+                }
+                Task {
+                    let result = await work.result
+                    timer.cancel()
+                    give(result)
+                }
             }
-            defer { group.cancelAll() }
-            if case .done(let value)? = try await group.next() { return value }
-            if gate.abandon() {
-                // Still waiting for a connection (or the schema): cancelling ends that at once.
-                group.cancelAll()
-                _ = try? await group.next()
-                throw PostgresStoreError("no answer within \(timeout) (storage.statement_timeout): the database is down, unreachable or overloaded")
-            }
-            while let outcome = try await group.next() {
-                if case .done(let value) = outcome { return value }
-            }
-            throw CancellationError()
+        } onCancel: {
+            work.cancel()
         }
     }
 
@@ -323,10 +335,17 @@ final class DeadlineGate: Sendable {
     }
 }
 
-/// Which of an operation and its deadline finished first.
-private enum DeadlineOutcome<T: Sendable>: Sendable {
-    case done(T)
-    case expired
+/// The first of several racing outcomes, handed to the one caller waiting for it.
+final class FirstAnswer<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    /// Waits for the first result given through the function `start` receives; later ones are dropped.
+    func wait(_ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            self.continuation.withLock { $0 = continuation }
+            start { result in self.continuation.withLock { $0.take() }?.resume(with: result) }
+        }
+    }
 }
 
 /// A transaction in progress: its connection and the follow-up decisions it wrote. Confined to

@@ -828,7 +828,7 @@ public final class SQLiteStore: Store {
 
     // MARK: - Shared state
 
-    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @escaping @Sendable (inout SharedValue?) throws -> T) async throws -> T {
         try await db.write { db in
             let t = now.timeIntervalSince1970
             var value = try Row.fetchOne(

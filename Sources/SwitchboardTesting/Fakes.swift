@@ -72,7 +72,7 @@ public final class MemorySharedState: SharedStateStore {
 
     public init() {}
 
-    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T {
+    public func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @escaping @Sendable (inout SharedValue?) throws -> T) async throws -> T {
         try values.withLock { values in
             var value = values[name].flatMap { live($0, now: now) }
             let result = try change(&value)

@@ -6,6 +6,7 @@ import SwitchboardConfig
 import SwitchboardCore
 import SwitchboardFakes
 import SwitchboardServer
+import SwitchboardStoreSQLite
 import SwitchboardTesting
 import Synchronization
 import Testing
@@ -78,10 +79,12 @@ private final class EmailHarness: Sendable {
     }
 
     func stopGateway() async {
-        guard let task = running.withLock({ $0?.task }) else { return }
+        guard let (gateway, task) = running.withLock({ $0 }) else { return }
         task.cancel()
         _ = await task.result
         running.withLock { $0 = nil }
+        // Stopped: nothing writes any more, so the next start opens the file afresh.
+        if let sqlite = gateway.store as? SQLiteStore { try? await sqlite.closeConnections() }
     }
 
     func shutdown() async {

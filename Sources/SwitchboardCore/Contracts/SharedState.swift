@@ -20,7 +20,7 @@ public protocol SharedStateStore: Sendable {
     /// time across every process. `change` sees the value (`nil` when absent or lapsed at
     /// `now`) and leaves the new one (`nil` removes it); its result is returned. It may run
     /// more than once (a retried transaction), so it must only compute.
-    func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @Sendable (inout SharedValue?) throws -> T) async throws -> T
+    func updateShared<T: Sendable>(_ name: String, now: Date, _ change: @escaping @Sendable (inout SharedValue?) throws -> T) async throws -> T
     /// The value under `name`, unless absent or lapsed at `now`.
     func shared(_ name: String, now: Date) async throws -> SharedValue?
 }
