@@ -19,8 +19,10 @@ import Testing
     @Test func aHalfSentHeadIsAnswered408AndClosedAfterTheHeaderTimeout() async throws {
         let h = try await GatewayHarness(extraConfig: Self.limits)
         defer { Task { await h.shutdown() } }
-        let connection = try await RawConnection.open(port: h.boundPort)
+        // Counted from before the connect: a loaded machine may resume this task long after the
+        // server started its timer, and a clock started late would see the close come "early".
         let started = ContinuousClock.now
+        let connection = try await RawConnection.open(port: h.boundPort)
         try await connection.send("POST /webhooks/tg HTTP/1.1\r\nHost: localhost\r\nX-Telegram-Bot-Api-Secret-Token: ")
         let answer = try await connection.readUntilClosed()
         let waited = started.duration(to: .now)
@@ -31,8 +33,10 @@ import Testing
     @Test func aConnectionThatSendsNothingIsClosedAfterTheHeaderTimeout() async throws {
         let h = try await GatewayHarness(extraConfig: Self.limits)
         defer { Task { await h.shutdown() } }
-        let connection = try await RawConnection.open(port: h.boundPort)
+        // Counted from before the connect: a loaded machine may resume this task long after the
+        // server started its timer, and a clock started late would see the close come "early".
         let started = ContinuousClock.now
+        let connection = try await RawConnection.open(port: h.boundPort)
         _ = try await connection.readUntilClosed()
         let waited = started.duration(to: .now)
         #expect(waited >= .milliseconds(900) && waited < .seconds(8), "closed after \(waited)")
@@ -42,8 +46,10 @@ import Testing
         let h = try await GatewayHarness(extraConfig: Self.limits)
         defer { Task { await h.shutdown() } }
         let update = GatewayHarness.textUpdate("stalled")
-        let connection = try await RawConnection.open(port: h.boundPort)
+        // Counted from before the connect: a loaded machine may resume this task long after the
+        // server started its timer, and a clock started late would see the close come "early".
         let started = ContinuousClock.now
+        let connection = try await RawConnection.open(port: h.boundPort)
         // Valid secret, a body announced 100 bytes longer than what is sent.
         try await connection.send(
             "POST /webhooks/tg HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
@@ -76,14 +82,17 @@ import Testing
         let h = try await GatewayHarness(extraConfig: Self.limits)
         defer { Task { await h.shutdown() } }
         let connection = try await RawConnection.open(port: h.boundPort)
+        // Counted from before the request: the server's idle timer starts when it has answered,
+        // which on a loaded machine may be well before this task hears the answer.
+        let started = ContinuousClock.now
         try await connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let first = try await connection.readResponse()
         #expect(first.hasPrefix("HTTP/1.1 200"), "\(first)")
-        let started = ContinuousClock.now
         let rest = try await connection.readUntilClosed()
         let waited = started.duration(to: .now)
         #expect(rest.isEmpty, "an idle connection is closed without a word: \(rest)")
-        #expect(waited >= .milliseconds(2900) && waited < .seconds(10), "closed after \(waited)")
+        // The upper bound only says "closed, not kept open": a busy machine may be slow to report it.
+        #expect(waited >= .milliseconds(2900) && waited < .seconds(30), "closed after \(waited)")
     }
 
     @Test(arguments: [
@@ -106,7 +115,9 @@ import Testing
             try await connection.send(head.hasSuffix("\r\n\r\nzz\r\n") ? head : head + "\r\nhello")
             let answer = try await connection.readUntilClosed()
             #expect(answer.hasPrefix("HTTP/1.1 400"), "\(name) on \(path): \(answer)")
-            #expect(started.duration(to: .now) < .milliseconds(900), "\(name) on \(path): answered at once, not after a timeout")
+            // 400, not the header timeout's 408, says it was refused for its framing; the time
+            // bound is only a sanity check (a busy machine may take a while to answer at all).
+            #expect(started.duration(to: .now) < .seconds(10), "\(name) on \(path): answered, not held")
         }
         // The gateway still serves.
         #expect(try await h.get("/healthz", token: nil).0 == 200)
