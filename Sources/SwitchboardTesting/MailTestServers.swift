@@ -94,7 +94,7 @@ public final class DovecotTestServer: @unchecked Sendable {
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try withSignalsUnblocked { try process.run() }
             var ready = false
             for _ in 0..<200 {
                 if canConnect(port: port) {
@@ -156,6 +156,19 @@ public final class DovecotTestServer: @unchecked Sendable {
     public func stop() {
         // Not waited for: its worker processes may hold what Foundation watches the child by.
         if process.isRunning { process.terminate() }
+    }
+
+    /// A child starts with its parent thread's blocked signals, and the threads of a Swift test
+    /// process block most of them. Dovecot never unblocks them: with SIGTERM and SIGCHLD blocked
+    /// it ignores `stop()` and never reaps its workers, and outlives the test run. So it is
+    /// started from this thread with nothing blocked.
+    static func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
+        var none = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        return try body()
     }
 
     static func canConnect(port: Int) -> Bool {
