@@ -17,6 +17,7 @@ def main():
     p.add_argument("--schedulers", type=int, nargs="+", default=[1, 3])
     p.add_argument("--batch", type=int, nargs="+", default=[256],
                    help="the scheduler's pipeline batch sizes to compare (1: store calls per reminder, as before batching)")
+    p.add_argument("--workers", default=None, help="compositions/deliveries under way at once, e.g. 4/32 (the bench's default: 4/8)")
     args = p.parse_args()
     cluster = Cluster()
     try:
@@ -24,7 +25,10 @@ def main():
             for batch in args.batch:
                 database = f"drain_{n}_{batch}"
                 cluster.psql("postgres", f"CREATE DATABASE {database}")
-                out = subprocess.run([args.bench, "drain", str(args.reminders), cluster.url(database), str(n), "--batch", str(batch)],
+                command = [args.bench, "drain", str(args.reminders), cluster.url(database), str(n), "--batch", str(batch)]
+                if args.workers:
+                    command += ["--workers", args.workers]
+                out = subprocess.run(command,
                                      capture_output=True, text=True, check=True).stdout
                 print("\n".join(l for l in out.splitlines() if l.startswith(("#", "-"))), flush=True)
                 cluster.psql("postgres", f"DROP DATABASE {database}")

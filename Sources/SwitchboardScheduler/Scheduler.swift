@@ -257,11 +257,17 @@ public final class Scheduler: Service, Sendable {
             var waiting = false
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let capacity = capacity(work)
+                let room = capacity - busy
                 // Claims come in batches: more once half the room is free, or when the workers'
-                // slots would otherwise go idle.
-                if busy < capacity && (busy < workers(work) || capacity - busy >= capacity / 2) {
+                // slots would otherwise go idle. Deliveries have no room beyond their slots (see
+                // `capacity`): they wait for a quarter of the slots, since claiming each one as
+                // another finishes would cost a transaction per message.
+                let claimNow = work == .deliveries
+                    ? room >= max(1, capacity / 4)
+                    : room > 0 && (busy < workers(work) || room >= capacity / 2)
+                if claimNow {
                     do {
-                        let items = try await claim(work, limit: capacity - busy)
+                        let items = try await claim(work, limit: room)
                         for item in items {
                             group.addTask {
                                 await self.perform(item)
