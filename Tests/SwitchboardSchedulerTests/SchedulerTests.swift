@@ -282,8 +282,12 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
                                       usage: nil, followUp: nil)
         scheduler.nudge()
         try await eventually("the reply is delivered") { h.sender.sent.count == 1 }
+        // The send is recorded (and the chain armed from its time) a moment after the provider
+        // took it: advancing the clock before that would anchor the chain hours later.
+        try await eventually("the chain is armed") { try await h.store.followUpState(chatID: chat.id)?.status == .scheduled }
+        let due = try #require(try await h.state(chat).sendsAt)
         try await eventually("the scheduler sleeps") { h.clock.sleeperCount > 0 }
-        h.clock.advance(by: .seconds(4 * 3600))
+        h.clock.advance(to: due)
         try await eventually("the reminder is sent") { h.reminders.count == 1 }
     }
 }
