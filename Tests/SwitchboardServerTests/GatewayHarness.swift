@@ -128,13 +128,13 @@ final class GatewayHarness: Sendable {
     }
 
     /// POSTs a Telegram update to the webhook, as Telegram would.
-    func deliver(_ update: String, secret: String? = GatewayHarness.secret, path: String = "/webhooks/tg") async throws -> (Int, String) {
+    func deliver(_ update: String, secret: String? = GatewayHarness.secret, path: String = "/webhooks/tg", timeout: TimeAmount = .seconds(10)) async throws -> (Int, String) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let secret { request.headers.add(name: "X-Telegram-Bot-Api-Secret-Token", value: secret) }
         request.body = .bytes(ByteBuffer(string: update))
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
