@@ -120,9 +120,10 @@ final class Slots: Sendable {
     }
 }
 
-/// How many claimed items of one kind may be under way at once. Claiming a large batch pays
-/// when each item's slow step (a composition, a send with its pacing wait) is quick; with a
-/// slow model or provider, items would wait for a slot long enough to outlive their lease. So
+/// How many claimed reminders may be under way at once (deliveries never run ahead of their
+/// workers: see `Scheduler.capacity`). Claiming a large batch pays when each item's slow step,
+/// its composition, is quick; with a slow model, items would wait for a slot long enough to
+/// outlive their lease. So
 /// the limit follows the step's recent duration: as many items as the slots get through in a
 /// quarter of the lease, never fewer than the slots and never more than `batch`.
 final class InFlightLimit: Sendable {

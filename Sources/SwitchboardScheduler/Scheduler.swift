@@ -19,9 +19,9 @@ public final class Scheduler: Service, Sendable {
         public var batchSize = 50
         /// Reminders and deliveries under way are carried through the store together: at most
         /// this many items per store call and stage (gates, queueing, reading chats, recording
-        /// outcomes), and at most this many claimed at once while their compositions and sends
-        /// are quick (`InFlightLimit`). 1 gives every item store calls of its own and claims no
-        /// more than the workers take — the shape before batching, kept for measuring it.
+        /// outcomes), and at most this many reminders claimed at once while their compositions
+        /// are quick (`InFlightLimit`; deliveries never run ahead of `deliveryWorkers`). 1 gives
+        /// every item store calls of its own — the shape before batching, kept for measuring it.
         public var pipelineBatch = 256
         /// Messages of history a composer sees.
         public var historyLimit = 20

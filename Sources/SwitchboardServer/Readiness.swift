@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SwitchboardCore
-import Synchronization
 
 /// `/readyz`: whether the gateway can do its job now — the store accepts writes, every enabled
 /// channel is running, the composer is not failing permanently. `/healthz` stays a liveness
@@ -49,11 +48,7 @@ extension Gateway {
         do {
             // Not a task group: a group waits for its cancelled child, and a store call waiting
             // for an unreachable database may take its own timeout to notice the cancellation.
-            let wrote: Bool = try await withCheckedThrowingContinuation { continuation in
-                let answered = Mutex(false)
-                let answer: @Sendable (Result<Bool, any Error>) -> Void = { result in
-                    if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(with: result) }
-                }
+            let wrote: Bool = try await FirstAnswer<Bool>().wait { answer in
                 let write = Task {
                     do {
                         try await store.setCursor("readyz.probe", to: now)

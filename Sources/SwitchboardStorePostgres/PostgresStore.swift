@@ -335,18 +335,6 @@ final class DeadlineGate: Sendable {
     }
 }
 
-/// The first of several racing outcomes, handed to the one caller waiting for it.
-final class FirstAnswer<T: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
-
-    /// Waits for the first result given through the function `start` receives; later ones are dropped.
-    func wait(_ start: (@escaping @Sendable (Result<T, any Error>) -> Void) -> Void) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            self.continuation.withLock { $0 = continuation }
-            start { result in self.continuation.withLock { $0.take() }?.resume(with: result) }
-        }
-    }
-}
 
 /// A transaction in progress: its connection and the follow-up decisions it wrote. Confined to
 /// the task running the transaction.

@@ -101,6 +101,18 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Outbox entries by status, read in one snapshot: for tests that check how many deliveries
+    /// are claimed at one moment (a scan chat by chat would mix moments).
+    public func outboxCountsByStatus() async throws -> [OutboxStatus: Int] {
+        try await db.read { db in
+            var counts: [OutboxStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status") {
+                if let status = OutboxStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

@@ -52,7 +52,8 @@ import Testing
 
     /// Through the scheduler, in real time: 60 replies to 60 chats with a cap of 100 a second
     /// (burst 5) take at least (60 - 5) / 100 s, no tenth of a second carries more than the cap
-    /// allows, and never more than `deliveryWorkers` sends are in flight at once.
+    /// allows, and never more than `deliveryWorkers` sends are in flight at once — nor claimed:
+    /// a claimed delivery counts as being sent, so after a crash it would become a dead letter.
     @Test func theSchedulerPacesABurstAndBoundsItsDeliveries() async throws {
         let store = try SQLiteStore()
         let clock = ManualClock("2026-11-23T06:00:00Z")
@@ -75,7 +76,12 @@ import Testing
         let service = Task { try await scheduler.run() }
         defer { service.cancel() }
         scheduler.nudge()
-        try await eventually(timeout: .seconds(30), "every message sent") { sender.times.count == 60 }
+        var mostClaimed = 0
+        try await eventually(timeout: .seconds(30), "every message sent") {
+            mostClaimed = max(mostClaimed, try await store.outboxCountsByStatus()[.sending] ?? 0)
+            return sender.times.count == 60
+        }
+        #expect(mostClaimed <= 3, "at most deliveryWorkers claimed at once: \(mostClaimed)")
         let times = sender.times.sorted()
         #expect(times.last! - times.first! >= (60.0 - 5) / 100 - 0.01, "paced: \(times.last! - times.first!) s")
         for (index, start) in times.enumerated() {
