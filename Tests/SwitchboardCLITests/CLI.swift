@@ -82,16 +82,33 @@ enum CLI {
         var description: String { "could not start switchboard: \(String(cString: strerror(code)))" }
     }
 
+    /// The child's standard streams, and nothing else of this process: NIO opens its sockets
+    /// without `CLOEXEC`, so a child would otherwise hold a copy of every connection the other
+    /// tests have open, and a connection the server closes would not end (no FIN) until the
+    /// child exits. Destroy the result with `posix_spawn_file_actions_destroy`.
+    static func fileActions(stdout: String, stderr: String) -> posix_spawn_file_actions_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // glibc 2.34+ (Debian 12 and later); an older glibc leaves the descriptors inherited.
+        if let closeFrom { _ = closeFrom(&actions, 3) }
+        return actions
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module does not export.
+    private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+
     /// Exit status, or 128 + the signal that ended the child.
     private static func spawnAndWait(_ path: String, _ arguments: [String], environment: [String: String], stdout: String, stderr: String) throws
         -> Int32
     {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
+        var actions = fileActions(stdout: stdout, stderr: stderr)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -147,12 +164,8 @@ extension CLI {
     static func start(_ arguments: [String]) throws -> Running {
         let executable = try executable().path
         let folder = try TemporaryFolder()
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
+        var actions = fileActions(stdout: folder.url.appendingPathComponent("stdout").path, stderr: folder.url.appendingPathComponent("stderr").path)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, folder.url.appendingPathComponent("stdout").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, folder.url.appendingPathComponent("stderr").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let environment = ProcessInfo.processInfo.environment.filter { key, _ in
             !key.hasPrefix("SWITCHBOARD_") && key != "OPENAI_API_KEY" && !key.hasPrefix("TELEGRAM_")
         }
