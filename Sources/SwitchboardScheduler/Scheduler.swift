@@ -52,9 +52,12 @@ public final class Scheduler: Service, Sendable {
             "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
         }
 
-        /// Real-time wait before retry number `attempt` (1-based): 2 s doubling, at most 10 minutes.
+        /// The longest wait between two attempts of one message (a provider's `retry_after` aside).
+        public var maxRetryWait: Duration = .seconds(600)
+
+        /// Real-time wait before retry number `attempt` (1-based): 2 s doubling, at most `maxRetryWait`.
         public func backoff(attempt: Int) -> Duration {
-            .seconds(min(600, 2 << min(max(attempt - 1, 0), 16)))
+            min(maxRetryWait, .seconds(2 << min(max(attempt - 1, 0), 16)))
         }
     }
 

@@ -32,6 +32,9 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
                 // messages, not negligible; this test is about exactly-once, not about giving up.
                 $0.maxDeliveryAttempts = 30
                 $0.maxCompositionAttempts = 30
+                // Nor about patience: eight failures in a row would otherwise wait 8.5 minutes
+                // before the ninth attempt, past the test's 10.
+                $0.maxRetryWait = .seconds(8)
             })
         onTeardown { await h.shutdown() }
         // A message Telegram took but whose answer came after `request_timeout` is, to the
