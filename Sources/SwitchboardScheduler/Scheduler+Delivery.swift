@@ -5,7 +5,8 @@ import SwitchboardCore
 extension Scheduler {
     /// Delivers one claimed outbox entry and records the outcome with its consequences for the
     /// chat and its follow-up chain, in one transaction.
-    func deliver(_ outboxEntry: OutboxEntry) async {
+    /// `sendFinished` is called as soon as the send is over (before its outcome is recorded).
+    func deliver(_ outboxEntry: OutboxEntry, sendFinished: @Sendable () -> Void = {}) async {
         let entry = outboxEntry.entry
         var logger = self.logger
         logger[metadataKey: "chat.id"] = "\(entry.chatID)"
@@ -78,6 +79,7 @@ extension Scheduler {
                     return .failure(error)
                 }
             }
+            sendFinished()
             let receipt: DeliveryReceipt
             switch attempt {
             case nil:

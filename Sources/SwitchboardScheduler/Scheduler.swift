@@ -95,6 +95,8 @@ public final class Scheduler: Service, Sendable {
     /// Starts as `configuration.replyBudget`; a reloaded config replaces it.
     private let replyBudgetBox: Mutex<ReplyBudget?>
     private let wakes: [Work: WakeSignal] = Dictionary(uniqueKeysWithValues: Work.allCases.map { ($0, WakeSignal()) })
+    /// Deliveries claimed whose send has not finished (see `capacity`).
+    private let unsentDeliveries = Mutex(0)
 
     // The batched pipeline: each stage's store calls, shared by the items under way.
     let gates: BatchCall<FollowUpUpdate, FollowUpState>
@@ -224,9 +226,12 @@ public final class Scheduler: Service, Sendable {
         }
     }
 
-    func perform(_ item: Item) async {
+    /// `sendFinished` is called once the item no longer waits for or holds a send slot.
+    func perform(_ item: Item, sendFinished: @escaping @Sendable () -> Void = {}) async {
         switch item {
-        case .delivery(let entry): await deliver(entry)
+        case .delivery(let entry):
+            await deliver(entry, sendFinished: sendFinished)
+            sendFinished()
         case .reply(let due): await reply(to: due)
         case .reminder(let due): await fire(due)
         }
@@ -242,6 +247,9 @@ public final class Scheduler: Service, Sendable {
     /// claimed delivery is marked as being sent, and if the process dies, another one cannot
     /// tell a message that went out from one that waited for a slot — it ends both as dead
     /// letters rather than risk a duplicate. Batching them deeper would lose reminders to a crash.
+    /// What counts against this for deliveries is those not yet sent (`inFlight`): a sent one
+    /// waiting for its outcome's commit has reached the client whatever happens next, so the
+    /// next sends need not wait for that commit.
     private func capacity(_ work: Work) -> Int {
         switch work {
         case .deliveries: workers(.deliveries)
@@ -258,9 +266,11 @@ public final class Scheduler: Service, Sendable {
         await withTaskGroup(of: Bool.self) { group in
             var busy = 0
             var waiting = false
+            let deliveries = work == .deliveries
+            func inFlight() -> Int { deliveries ? unsentDeliveries.withLock { $0 } : busy }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let capacity = capacity(work)
-                let room = capacity - busy
+                let room = capacity - inFlight()
                 // Claims come in batches: more once half the room is free, or when the workers'
                 // slots would otherwise go idle. Deliveries have no room beyond their slots (see
                 // `capacity`): they wait for a quarter of the slots, since claiming each one as
@@ -271,14 +281,25 @@ public final class Scheduler: Service, Sendable {
                 if claimNow {
                     do {
                         let items = try await claim(work, limit: room)
+                        if deliveries { unsentDeliveries.withLock { $0 += items.count } }
                         for item in items {
                             group.addTask {
-                                await self.perform(item)
+                                guard deliveries else {
+                                    await self.perform(item)
+                                    return true
+                                }
+                                // Once its send is over, a delivery frees its room for the next claim.
+                                let released = Mutex(false)
+                                await self.perform(item) {
+                                    guard released.withLock({ let was = $0; $0 = true; return !was }) else { return }
+                                    self.unsentDeliveries.withLock { $0 -= 1 }
+                                    wake.signal()
+                                }
                                 return true
                             }
                         }
                         busy += items.count
-                        if busy >= capacity { /* full: wait for a slot below */ } else if !waiting {
+                        if inFlight() >= capacity { /* full: wait for a slot below */ } else if !waiting {
                             waiting = true
                             group.addTask {
                                 await self.waitForWork(work, wake: wake)
@@ -291,6 +312,15 @@ public final class Scheduler: Service, Sendable {
                         logger.error("claiming work failed; retrying", metadata: ["scheduler.work": "\(work.rawValue)", "error": "\(error)"])
                         try? await Task.sleep(for: .seconds(1))
                         continue
+                    }
+                }
+                if deliveries, !waiting, capacity - inFlight() < max(1, capacity / 4) {
+                    // Too little room to claim: a finished send (it signals `wake`) or new work
+                    // looks again, without waiting for the outcomes being recorded.
+                    waiting = true
+                    group.addTask {
+                        await wake.wait()
+                        return false
                     }
                 }
                 guard let finished = await group.next() else { break }

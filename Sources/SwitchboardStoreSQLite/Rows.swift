@@ -178,13 +178,15 @@ extension SQLiteStore {
             // A reminder queued under (run, step) that the chain has left — the client replied,
             // the chat was switched off — must not go out: its entry is cancelled in the same
             // transaction, unless a delivery is already under way (that one completes as sent or not).
+            // `+status`: found through the chat's entries. Left to itself SQLite walked every
+            // pending entry of the outbox instead (about a millisecond each during a wave).
             if let before, before.status == .sending, let step = before.step,
                 !(state.status == .sending && state.run == before.run && state.step == step)
             {
                 try db.executeCached(
                     sql: """
                         UPDATE outbox SET status = 'cancelled', last_error = ?
-                        WHERE chat_id = ? AND purpose = 'reminder' AND followup_run = ? AND followup_step = ? AND status = 'pending'
+                        WHERE chat_id = ? AND purpose = 'reminder' AND followup_run = ? AND followup_step = ? AND +status = 'pending'
                         """,
                     arguments: ["the chain stopped before delivery (\((state.lastReason ?? .chainChanged).rawValue))", chat.id, before.run, step])
             }

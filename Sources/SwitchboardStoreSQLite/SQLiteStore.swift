@@ -101,15 +101,11 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Outbox entries by status, read in one snapshot: for tests that check how many deliveries
-    /// are claimed at one moment (a scan chat by chat would mix moments).
-    public func outboxCountsByStatus() async throws -> [OutboxStatus: Int] {
+    /// The outbox entries in one status, read in one snapshot: for tests that check which
+    /// deliveries are claimed at one moment.
+    public func outboxEntries(status: OutboxStatus) async throws -> [OutboxEntry] {
         try await db.read { db in
-            var counts: [OutboxStatus: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status") {
-                if let status = OutboxStatus(rawValue: row["status"]) { counts[status] = row["n"] }
-            }
-            return counts
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = ? ORDER BY id", arguments: [status.rawValue]).map(Self.outboxEntry)
         }
     }
 
@@ -314,7 +310,48 @@ public final class SQLiteStore: Store {
                     CREATE INDEX shared_state_expiry ON shared_state(expires_at) WHERE expires_at IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v10-quieter-followup-triggers") { db in
+            // A reminder moves its chain scheduled → sending → scheduled (or finished). Each of
+            // those fired both follow-up triggers, which rewrote the row's trigram index entries
+            // and the chat's row with its partial indexes, though neither the pending set nor
+            // the inbox's filters changed. They now fire only when what they maintain changes:
+            // the inbox files `sending` under `scheduled` (its filter never told them apart).
+            try db.execute(
+                sql: """
+                    DROP TRIGGER followups_search_update;
+                    CREATE TRIGGER followups_search_update AFTER UPDATE OF status, search_text ON followups
+                      WHEN (old.status IN ('scheduled', 'sending')) IS NOT (new.status IN ('scheduled', 'sending'))
+                        OR (new.status IN ('scheduled', 'sending') AND old.search_text IS NOT new.search_text)
+                    BEGIN
+                      DELETE FROM followups_search WHERE rowid = old.rowid AND old.status IN ('scheduled', 'sending');
+                      INSERT INTO followups_search (rowid, search_text)
+                        SELECT new.rowid, new.search_text WHERE new.status IN ('scheduled', 'sending');
+                    END;
+                    DROP TRIGGER chats_inbox_followup_insert;
+                    CREATE TRIGGER chats_inbox_followup_insert AFTER INSERT ON followups
+                    BEGIN
+                      UPDATE chats SET followup_status = \(Self.inboxStatus("new")),
+                        opted_out = coalesce(json_extract(new.state, '$.optOut') = 'client', 0)
+                      WHERE id = new.chat_id;
+                    END;
+                    DROP TRIGGER chats_inbox_followup_update;
+                    CREATE TRIGGER chats_inbox_followup_update AFTER UPDATE OF status, state ON followups
+                      WHEN \(Self.inboxStatus("old")) IS NOT \(Self.inboxStatus("new"))
+                        OR coalesce(json_extract(old.state, '$.optOut') = 'client', 0) IS NOT coalesce(json_extract(new.state, '$.optOut') = 'client', 0)
+                    BEGIN
+                      UPDATE chats SET followup_status = \(Self.inboxStatus("new")),
+                        opted_out = coalesce(json_extract(new.state, '$.optOut') = 'client', 0)
+                      WHERE id = new.chat_id;
+                    END;
+                    UPDATE chats SET followup_status = 'scheduled' WHERE followup_status = 'sending';
+                    """)
+        }
         return migrator
+    }
+
+    /// A follow-up row's status as the inbox files it (`row`: `old` or `new` in a trigger).
+    private static func inboxStatus(_ row: String) -> String {
+        "(CASE WHEN \(row).status = 'sending' THEN 'scheduled' ELSE \(row).status END)"
     }
 
     // MARK: - Chats and messages
@@ -883,4 +920,5 @@ public final class SQLiteStore: Store {
         }
     }
 }
+
 
