@@ -13,6 +13,10 @@ final class GroupCommit: Sendable {
     private let writer: any DatabaseWriter
     /// Units per transaction: bounds how long one commit holds the write lock.
     private let maxUnits: Int
+    /// Runs after the units, in their transaction, outside every savepoint (the search index:
+    /// FTS5 writes out its pending entries at each savepoint's end, which per unit cost more
+    /// than the unit itself).
+    private let beforeCommit: @Sendable (Database) throws -> Void
 
     private struct Queue {
         var pending: [Unit] = []
@@ -29,9 +33,10 @@ final class GroupCommit: Sendable {
         let finish: @Sendable ((any Error)?) -> Void
     }
 
-    init(writer: any DatabaseWriter, maxUnits: Int = 256) {
+    init(writer: any DatabaseWriter, maxUnits: Int = 256, beforeCommit: @escaping @Sendable (Database) throws -> Void = { _ in }) {
         self.writer = writer
         self.maxUnits = maxUnits
+        self.beforeCommit = beforeCommit
     }
 
     /// Units waiting for the next transaction (tests hold a commit open to fill it).
@@ -92,6 +97,7 @@ final class GroupCommit: Sendable {
                         // the unit's savepoint: then nothing of this batch is stored.
                         guard db.isInsideTransaction else { throw GroupCommitError.transactionAborted }
                     }
+                    try beforeCommit(db)
                 }
                 for unit in batch { unit.finish(nil) }
             } catch {

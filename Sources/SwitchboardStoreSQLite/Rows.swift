@@ -93,7 +93,6 @@ extension SQLiteStore {
                 """,
             arguments: [chat.id, chat.channelID, providerMessageID, author.rawValue, kind.rawValue, text, at.timeIntervalSince1970, step, outboxID])
         let id = db.lastInsertedRowID
-        try indexMessage(db, id: id, text: text)
         return StoredMessage(id: id, chatID: chat.id, author: author, kind: kind, text: text, at: at,
                              providerMessageID: providerMessageID, followUpStep: step, outboxID: outboxID)
     }

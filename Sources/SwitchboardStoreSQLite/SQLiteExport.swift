@@ -45,11 +45,12 @@ struct SQLiteExport: StoreExport {
 
     func tables() async throws -> [ExportedTable] {
         try await reader.read { db in
-            // Plain tables only: the trigram search is a virtual table whose shadow tables the
-            // target builds itself, and GRDB's migration records describe this file alone.
+            // Plain tables only: the trigram search is a virtual table whose shadow tables (and
+            // bookkeeping) the target builds itself, and GRDB's migration records describe this
+            // file alone.
             let names = try String.fetchAll(
                 db, sql: "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' ORDER BY name"
-            ).filter { !$0.hasPrefix("sqlite_") && $0 != "grdb_migrations" }
+            ).filter { !$0.hasPrefix("sqlite_") && $0 != "grdb_migrations" && !SQLiteStore.searchBookkeeping.contains($0) }
             return try names.map { name in
                 let columns = try Row.fetchAll(db, sql: "SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [name])
                 let keys = columns.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { $0["name"] as String }

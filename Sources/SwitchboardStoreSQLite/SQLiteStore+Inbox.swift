@@ -91,6 +91,50 @@ extension SQLiteStore {
         }
     }
 
+    /// Brings the trigram indexes up to date with the transaction's writes: the messages
+    /// stored since the last time, and the chats and follow-up rows whose search text (or
+    /// pending state) changed, noted by triggers. Runs once per transaction, outside the units' savepoints,
+    /// so a wave's hundreds of writes cost one FTS5 flush instead of one each; a search in a
+    /// later transaction sees every committed write, as before.
+    @Sendable static func indexForSearch(_ db: Database) throws {
+        let last = try Int64.fetchOne(db, sql: "SELECT last_id FROM search_progress WHERE name = 'messages'") ?? 0
+        var newest = last
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, text FROM messages WHERE id > ? ORDER BY id", arguments: [last])
+        while let row = try rows.next() {
+            newest = row["id"]
+            try indexMessage(db, id: newest, text: row["text"])
+        }
+        if newest > last {
+            try db.execute(sql: "UPDATE search_progress SET last_id = ? WHERE name = 'messages'", arguments: [newest])
+        }
+        let chats = try Row.fetchAll(db, sql: "SELECT row, was_indexed, indexed FROM chats_search_dirty")
+        for chat in chats {
+            let row: Int64 = chat["row"]
+            if chat["was_indexed"] as Bool {
+                // External content: the index forgets a row by being told the text it holds.
+                try db.executeCached(
+                    sql: "INSERT INTO chats_search (chats_search, rowid, search_text) VALUES ('delete', ?, ?)", arguments: [row, chat["indexed"] as String?])
+            }
+            try db.executeCached(
+                sql: "INSERT INTO chats_search (rowid, search_text) SELECT rowid, search_text FROM chats WHERE rowid = ?", arguments: [row])
+        }
+        if !chats.isEmpty { try db.execute(sql: "DELETE FROM chats_search_dirty") }
+        let followUps = try Int64.fetchAll(db, sql: "SELECT row FROM followups_search_dirty")
+        for row in followUps {
+            try db.executeCached(sql: "DELETE FROM followups_search WHERE rowid = ?", arguments: [row])
+            try db.executeCached(
+                sql: """
+                    INSERT INTO followups_search (rowid, search_text)
+                    SELECT rowid, search_text FROM followups WHERE rowid = ? AND status IN ('scheduled', 'sending')
+                    """,
+                arguments: [row])
+        }
+        if !followUps.isEmpty { try db.execute(sql: "DELETE FROM followups_search_dirty") }
+    }
+
+    /// Tables that only say what the trigram indexes still have to take in.
+    static let searchBookkeeping: Set<String> = ["search_progress", "chats_search_dirty", "followups_search_dirty"]
+
     /// Adds a message's normalized text to the search index.
     static func indexMessage(_ db: Database, id: Int64, text: String) throws {
         let normalized = SearchText.normalize(text)

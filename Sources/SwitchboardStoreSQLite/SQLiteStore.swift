@@ -50,9 +50,10 @@ public final class SQLiteStore: Store {
         db = try Self.whileLocked(directory: directory) {
             let pool = try DatabasePool(path: path, configuration: config)
             try SQLiteStore.migrator.migrate(pool)
+            try pool.write(Self.indexForSearch)
             return pool
         }
-        writes = GroupCommit(writer: db, maxUnits: groupCommit ? 256 : 1)
+        writes = GroupCommit(writer: db, maxUnits: groupCommit ? 256 : 1, beforeCommit: Self.indexForSearch)
     }
 
     /// Runs `body` holding an exclusive `flock` on `directory` (any process opening a store there
@@ -72,7 +73,7 @@ public final class SQLiteStore: Store {
         self.decisionObserver = decisionObserver
         db = try DatabaseQueue()
         try SQLiteStore.migrator.migrate(db)
-        writes = GroupCommit(writer: db)
+        writes = GroupCommit(writer: db, beforeCommit: Self.indexForSearch)
     }
 
     /// Closes the database's connections (the file stays as it is). A stopped gateway calls it
@@ -346,6 +347,45 @@ public final class SQLiteStore: Store {
                     UPDATE chats SET followup_status = 'scheduled' WHERE followup_status = 'sending';
                     """)
         }
+        migrator.registerMigration("v11-search-indexed-at-commit") { db in
+            // The trigram indexes are written once per transaction, after its units' savepoints
+            // (`indexForSearch`): writes note what changed, and the commit indexes it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE search_progress (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+                    INSERT INTO search_progress (name, last_id) SELECT 'messages', coalesce(max(id), 0) FROM messages;
+                    CREATE TABLE followups_search_dirty (row INTEGER PRIMARY KEY);
+                    -- A chat whose title or client name changed, with what the index holds for it.
+                    CREATE TABLE chats_search_dirty (row INTEGER PRIMARY KEY, was_indexed INTEGER NOT NULL, indexed TEXT);
+                    DROP TRIGGER chats_search_insert;
+                    CREATE TRIGGER chats_search_insert AFTER INSERT ON chats
+                    BEGIN
+                      INSERT OR IGNORE INTO chats_search_dirty (row, was_indexed, indexed) VALUES (new.rowid, 0, NULL);
+                    END;
+                    DROP TRIGGER chats_search_update;
+                    CREATE TRIGGER chats_search_update AFTER UPDATE OF search_text ON chats WHEN old.search_text IS NOT new.search_text
+                    BEGIN
+                      INSERT OR IGNORE INTO chats_search_dirty (row, was_indexed, indexed) VALUES (old.rowid, 1, old.search_text);
+                    END;
+                    DROP TRIGGER followups_search_insert;
+                    CREATE TRIGGER followups_search_insert AFTER INSERT ON followups WHEN new.status IN ('scheduled', 'sending')
+                    BEGIN
+                      INSERT OR IGNORE INTO followups_search_dirty (row) VALUES (new.rowid);
+                    END;
+                    DROP TRIGGER followups_search_update;
+                    CREATE TRIGGER followups_search_update AFTER UPDATE OF status, search_text ON followups
+                      WHEN (old.status IN ('scheduled', 'sending')) IS NOT (new.status IN ('scheduled', 'sending'))
+                        OR (new.status IN ('scheduled', 'sending') AND old.search_text IS NOT new.search_text)
+                    BEGIN
+                      INSERT OR IGNORE INTO followups_search_dirty (row) VALUES (new.rowid);
+                    END;
+                    DROP TRIGGER followups_search_delete;
+                    CREATE TRIGGER followups_search_delete AFTER DELETE ON followups WHEN old.status IN ('scheduled', 'sending')
+                    BEGIN
+                      INSERT OR IGNORE INTO followups_search_dirty (row) VALUES (old.rowid);
+                    END;
+                    """)
+        }
         return migrator
     }
 
@@ -398,7 +438,6 @@ public final class SQLiteStore: Store {
                             message.kind.rawValue, message.text, message.receivedAt.timeIntervalSince1970, message.isEdit])
             guard db.changesCount > 0 else { return .rollback }
             let messageID = db.lastInsertedRowID
-            try Self.indexMessage(db, id: messageID, text: message.text)
             let stored = StoredMessage(id: messageID, chatID: chat.id, author: author, kind: message.kind, text: message.text,
                                        at: message.receivedAt, providerMessageID: message.providerMessageID, isEdit: message.isEdit)
             if let answer { try Self.insertOutbox(db, answer, ignoringDuplicate: true) }
