@@ -114,9 +114,12 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=40)
+    p.add_argument("--baseline-binary", help="an earlier build, run as the case 'before' in every round")
     args = p.parse_args()
 
     cases = {"ceiling": [], "gateway": [], "gateway-dup": [], "per-message": []}
+    if args.baseline_binary:
+        cases["before"] = []
     id_base = 1_000_000
     for round in range(args.rounds):
         id_base += 10_000_000
@@ -124,6 +127,8 @@ def main():
         cases["gateway"].append(run_gateway(args.binary, args, 0, True, id_base))
         cases["gateway-dup"].append(run_gateway(args.binary, args, 0.2, True, id_base))
         cases["per-message"].append(run_gateway(args.binary, args, 0, False, id_base))
+        if args.baseline_binary:
+            cases["before"].append(run_gateway(args.baseline_binary, args, 0, True, id_base))
         print(f"round {round + 1}: " + ", ".join(f"{k} {v[-1]['rps']:.0f}/s" for k, v in cases.items()), file=sys.stderr)
 
     med = {k: statistics.median(r["rps"] for r in v) for k, v in cases.items()}
@@ -138,6 +143,8 @@ def main():
     print(f"gateway / ceiling           {med['gateway'] / med['ceiling']:.2f}  (goal >= 0.5)")
     print(f"with 20% duplicates / clean {med['gateway-dup'] / med['gateway']:.2f}  (goal >= 0.95)")
     print(f"group commit / per-message  {med['gateway'] / med['per-message']:.1f}x (goal >= 30x)")
+    if args.baseline_binary:
+        print(f"gateway / before            {med['gateway'] / med['before']:.2f}")
     if any(r.get("lost", 0) or r.get("duplicate_rows", 0) for v in cases.values() for r in v):
         raise SystemExit("an acknowledged update was lost or stored twice")
 

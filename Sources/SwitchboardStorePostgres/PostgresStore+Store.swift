@@ -421,7 +421,9 @@ extension PostgresStore {
                     SELECT
                       (SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending') AS outbox_due,
                       (SELECT min(lease_until) FROM outbox WHERE status = 'sending') AS outbox_lease,
-                      (SELECT min(greatest(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL) AS replies,
+                      -- A lease is dropped whenever reply_due_at changes, so a leased chat's lease ends after its due time.
+                      (SELECT reply_due_at FROM chats WHERE reply_due_at IS NOT NULL AND reply_lease_until IS NULL ORDER BY reply_due_at LIMIT 1) AS reply_due,
+                      (SELECT min(reply_lease_until) FROM chats WHERE reply_lease_until IS NOT NULL AND reply_due_at IS NOT NULL) AS reply_lease,
                       (SELECT sends_at FROM followups WHERE status = 'scheduled' AND lease_until IS NULL ORDER BY sends_at LIMIT 1) AS reminder_due,
                       -- A claimed reminder is due already; it needs attention again when its lease runs out.
                       (SELECT min(lease_until) FROM followups WHERE lease_until IS NOT NULL AND status = 'scheduled') AS reminder_lease
@@ -431,7 +433,7 @@ extension PostgresStore {
                 try columns.compactMap { try row.get($0, as: Double?.self) }.min().map { Date(timeIntervalSince1970: $0) }
             }
             return WakeTimes(
-                outbox: try earliest("outbox_due", "outbox_lease"), replies: try earliest("replies"), reminders: try earliest("reminder_due", "reminder_lease"))
+                outbox: try earliest("outbox_due", "outbox_lease"), replies: try earliest("reply_due", "reply_lease"), reminders: try earliest("reminder_due", "reminder_lease"))
         }
     }
 

@@ -252,5 +252,10 @@ enum Schema {
             "CREATE TABLE shared_state (name text PRIMARY KEY, value text NOT NULL, expires_at double precision)",
             "CREATE INDEX shared_state_expiry ON shared_state(expires_at) WHERE expires_at IS NOT NULL",
         ]),
+        Migration(version: 5, name: "answers being composed, by lease", statements: [
+            // The next wake for replies reads the few leased chats through this index instead
+            // of every chat that is owed an answer (`nextWakeTimes`).
+            "CREATE INDEX chats_reply_leased ON chats(reply_lease_until) WHERE reply_lease_until IS NOT NULL",
+        ]),
     ]
 }

@@ -347,11 +347,13 @@ public final class SQLiteStore: Store {
                     UPDATE chats SET followup_status = 'scheduled' WHERE followup_status = 'sending';
                     """)
         }
-        migrator.registerMigration("v11-search-indexed-at-commit") { db in
+        migrator.registerMigration("v11-search-indexed-at-commit-and-reply-leases") { db in
             // The trigram indexes are written once per transaction, after its units' savepoints
-            // (`indexForSearch`): writes note what changed, and the commit indexes it.
+            // (`indexForSearch`): writes note what changed, and the commit indexes it. The
+            // answers being composed are found by their lease (`nextWakeTimes`).
             try db.execute(
                 sql: """
+                    CREATE INDEX chats_reply_leased ON chats(reply_lease_until) WHERE reply_lease_until IS NOT NULL;
                     CREATE TABLE search_progress (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
                     INSERT INTO search_progress (name, last_id) SELECT 'messages', coalesce(max(id), 0) FROM messages;
                     CREATE TABLE followups_search_dirty (row INTEGER PRIMARY KEY);
@@ -847,7 +849,13 @@ public final class SQLiteStore: Store {
                     try Double.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"),
                     try Double.fetchOne(db, sql: "SELECT min(lease_until) FROM outbox WHERE status = 'sending'")),
                 replies: earliest(
-                    try Double.fetchOne(db, sql: "SELECT min(max(reply_due_at, coalesce(reply_lease_until, 0))) FROM chats WHERE reply_due_at IS NOT NULL")),
+                    // As for reminders: an index walk that stops early, and the few leased rows
+                    // (a lease is dropped whenever `reply_due_at` changes, so a leased row's
+                    // lease ends after its due time). One expression over every owed answer
+                    // read them all: a millisecond per wake with 20,000 answers owed.
+                    try Double.fetchOne(
+                        db, sql: "SELECT reply_due_at FROM chats WHERE reply_due_at IS NOT NULL AND reply_lease_until IS NULL ORDER BY reply_due_at LIMIT 1"),
+                    try Double.fetchOne(db, sql: "SELECT min(reply_lease_until) FROM chats WHERE reply_lease_until IS NOT NULL AND +reply_due_at IS NOT NULL")),
                 reminders: earliest(
                     // Both walk an index and stop early, so waking stays cheap with a million armed chats.
                     try Double.fetchOne(
@@ -959,5 +967,6 @@ public final class SQLiteStore: Store {
         }
     }
 }
+
 
 
