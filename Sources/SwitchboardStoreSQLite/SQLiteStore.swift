@@ -311,23 +311,14 @@ public final class SQLiteStore: Store {
                     CREATE INDEX shared_state_expiry ON shared_state(expires_at) WHERE expires_at IS NOT NULL;
                     """)
         }
-        migrator.registerMigration("v10-quieter-followup-triggers") { db in
+        migrator.registerMigration("v10-quieter-inbox-trigger") { db in
             // A reminder moves its chain scheduled → sending → scheduled (or finished). Each of
-            // those fired both follow-up triggers, which rewrote the row's trigram index entries
-            // and the chat's row with its partial indexes, though neither the pending set nor
-            // the inbox's filters changed. They now fire only when what they maintain changes:
-            // the inbox files `sending` under `scheduled` (its filter never told them apart).
+            // those rewrote the chat's row with its partial indexes, though none of the inbox's
+            // filters changed (the trigram index's trigger is made as quiet in v11). The trigger
+            // now fires only when what it maintains changes: the inbox files `sending` under
+            // `scheduled` (its filter never told them apart).
             try db.execute(
                 sql: """
-                    DROP TRIGGER followups_search_update;
-                    CREATE TRIGGER followups_search_update AFTER UPDATE OF status, search_text ON followups
-                      WHEN (old.status IN ('scheduled', 'sending')) IS NOT (new.status IN ('scheduled', 'sending'))
-                        OR (new.status IN ('scheduled', 'sending') AND old.search_text IS NOT new.search_text)
-                    BEGIN
-                      DELETE FROM followups_search WHERE rowid = old.rowid AND old.status IN ('scheduled', 'sending');
-                      INSERT INTO followups_search (rowid, search_text)
-                        SELECT new.rowid, new.search_text WHERE new.status IN ('scheduled', 'sending');
-                    END;
                     DROP TRIGGER chats_inbox_followup_insert;
                     CREATE TRIGGER chats_inbox_followup_insert AFTER INSERT ON followups
                     BEGIN
@@ -349,8 +340,10 @@ public final class SQLiteStore: Store {
         }
         migrator.registerMigration("v11-search-indexed-at-commit-and-reply-leases") { db in
             // The trigram indexes are written once per transaction, after its units' savepoints
-            // (`indexForSearch`): writes note what changed, and the commit indexes it. The
-            // answers being composed are found by their lease (`nextWakeTimes`).
+            // (`indexForSearch`): writes note what changed, and the commit indexes it — a
+            // follow-up row only when it joins or leaves the pending set or its text changes,
+            // not at every scheduled ↔ sending. The answers being composed are found by their
+            // lease (`nextWakeTimes`).
             try db.execute(
                 sql: """
                     CREATE INDEX chats_reply_leased ON chats(reply_lease_until) WHERE reply_lease_until IS NOT NULL;

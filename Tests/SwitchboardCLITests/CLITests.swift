@@ -199,6 +199,28 @@ import Testing
         #expect(status == 0, "SIGTERM ends it cleanly")
     }
 
+    /// A gateway started by the tests holds none of the test process's sockets. NIO opens them
+    /// without `CLOEXEC`; a child that inherited one kept connections open after the server
+    /// closed them (no FIN until the child exited), which other tests saw as 15–30 s hangs.
+    @Test func aStartedGatewayInheritsNoSocket() async throws {
+        // A socket as NIO makes one: no close-on-exec.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let inode = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let config = try folder.write("config.yaml", "employees:\n  - id: alexey\n    name: Alexey\n")
+        let gateway = try CLI.start(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        defer { gateway.send(SIGKILL) }
+        try await eventually(timeout: .seconds(60), "listening") { gateway.output.contains("gateway listening") }
+        let held = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(gateway.pid)/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(gateway.pid)/fd/\($0)")
+        }
+        #expect(!held.isEmpty, "the child's descriptors are readable")
+        #expect(!held.contains(inode), "the child holds the test's socket \(inode)")
+    }
+
     /// Every webhook answered 200 is in the database after `kill -9` right after the answers:
     /// the 200 goes out only once the group commit holding the message has reached the disk.
     @Test func webhooksAcknowledgedInGroupCommitsSurviveKill9() async throws {
