@@ -5,8 +5,16 @@ import SwitchboardCore
 extension Scheduler {
     /// Delivers one claimed outbox entry and records the outcome with its consequences for the
     /// chat and its follow-up chain, in one transaction.
-    /// `sendFinished` is called as soon as the send is over (before its outcome is recorded).
+    /// `sendFinished` is called once: as soon as the send is over (before its outcome is
+    /// recorded), or when the delivery ends without one.
     func deliver(_ outboxEntry: OutboxEntry, sendFinished: @Sendable () -> Void = {}) async {
+        var sendOver = false
+        func endSend() {
+            guard !sendOver else { return }
+            sendOver = true
+            sendFinished()
+        }
+        defer { endSend() }
         let entry = outboxEntry.entry
         var logger = self.logger
         logger[metadataKey: "chat.id"] = "\(entry.chatID)"
@@ -79,7 +87,7 @@ extension Scheduler {
                     return .failure(error)
                 }
             }
-            sendFinished()
+            endSend()
             let receipt: DeliveryReceipt
             switch attempt {
             case nil:

@@ -226,12 +226,10 @@ public final class Scheduler: Service, Sendable {
         }
     }
 
-    /// `sendFinished` is called once the item no longer waits for or holds a send slot.
-    func perform(_ item: Item, sendFinished: @escaping @Sendable () -> Void = {}) async {
+    /// `sendFinished` is called once, when a delivery no longer waits for or holds a send slot.
+    func perform(_ item: Item, sendFinished: @Sendable () -> Void = {}) async {
         switch item {
-        case .delivery(let entry):
-            await deliver(entry, sendFinished: sendFinished)
-            sendFinished()
+        case .delivery(let entry): await deliver(entry, sendFinished: sendFinished)
         case .reply(let due): await reply(to: due)
         case .reminder(let due): await fire(due)
         }
@@ -284,14 +282,9 @@ public final class Scheduler: Service, Sendable {
                         if deliveries { unsentDeliveries.withLock { $0 += items.count } }
                         for item in items {
                             group.addTask {
-                                guard deliveries else {
-                                    await self.perform(item)
-                                    return true
-                                }
-                                // Once its send is over, a delivery frees its room for the next claim.
-                                let released = Mutex(false)
                                 await self.perform(item) {
-                                    guard released.withLock({ let was = $0; $0 = true; return !was }) else { return }
+                                    // Once its send is over, a delivery frees its room for the next claim.
+                                    guard deliveries else { return }
                                     self.unsentDeliveries.withLock { $0 -= 1 }
                                     wake.signal()
                                 }

@@ -960,6 +960,3 @@ public final class SQLiteStore: Store {
         }
     }
 }
-
-
-

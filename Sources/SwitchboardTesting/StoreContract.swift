@@ -223,6 +223,13 @@ public struct StoreContract: Sendable, CustomStringConvertible {
             try ensure(try await ids(ChatInboxQuery(state: .waiting)).contains(waiting.id), "waiting")
             try ensure(!(try await ids(ChatInboxQuery(state: .waiting)).contains(scheduled.id)), "answered is not waiting")
             try ensure(try await ids(ChatInboxQuery(state: .scheduled)) == [scheduled.id], "scheduled")
+            // A chain whose reminder is being sent is still listed under Scheduled.
+            try await store.updateFollowUp(chatID: scheduled.id) { state, _ in
+                state.status = .sending
+                return []
+            }
+            try ensure(try await ids(ChatInboxQuery(state: .scheduled)) == [scheduled.id], "a chain being sent is scheduled")
+            try ensure(try await ids(ChatInboxQuery(state: .finished)).isEmpty, "a chain being sent is not finished")
             try ensure(try await ids(ChatInboxQuery(state: .optedOut)) == [opted.id], "opted out")
             try ensure(try await ids(ChatInboxQuery(state: .unreachable)) == [gone.id], "unreachable")
             try ensure(try await ids(ChatInboxQuery(state: .deadLetter)) == [dead.id], "dead letter")

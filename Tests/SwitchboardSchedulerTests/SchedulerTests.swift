@@ -291,3 +291,16 @@ private func at(_ iso: String) -> Date { parseISO(iso) }
         try await eventually("the reminder is sent") { h.reminders.count == 1 }
     }
 }
+
+struct RetryBackoffTests {
+    /// 2 s doubling, capped at `maxRetryWait` (10 minutes unless set).
+    @Test func theWaitDoublesUpToItsCap() {
+        var configuration = Scheduler.Configuration(owner: "backoff")
+        #expect((1...5).map { configuration.backoff(attempt: $0) } == [.seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32)])
+        #expect(configuration.backoff(attempt: 9) == .seconds(512))
+        #expect(configuration.backoff(attempt: 10) == .seconds(600))
+        configuration.maxRetryWait = .seconds(8)
+        #expect(configuration.backoff(attempt: 3) == .seconds(8) && configuration.backoff(attempt: 9) == .seconds(8))
+        #expect(configuration.backoff(attempt: 2) == .seconds(4))
+    }
+}
